@@ -1,0 +1,285 @@
+"""Judge a payload the way capture would: which status it gets, and which rules decide it.
+
+The schemas decide almost everything.  The few rules JSON Schema cannot express live here, each in one
+named function: tokens agreeing across an array (``token-inconsistent``), an ``offset`` written as a
+float, strings with lone surrogates and numbers beyond float range (capture's JSON parser refuses both),
+and the byte limits (``body-too-large``, ``event-too-large``).
+
+A request can break several rules; capture stops at the first failing stage (:class:`harness.rules.Stage`),
+so a report lists the violations of that stage only, and its status is theirs.  Warnings ("accepted but
+ineffective") are computed only for accepted payloads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from harness import schemas
+from harness.rules import EVENT_SIZE_LIMIT, WIRE_BODY_LIMIT, Rule, Stage, rule
+
+KINDS: tuple[str, ...] = tuple(schemas.KIND_FILES)
+
+SPECIAL_EVENT_KINDS: dict[str, str] = {
+    "$identify": "identify",
+    "$create_alias": "alias",
+    "$merge_dangerously": "alias",
+    "$groupidentify": "groupidentify",
+}
+"""Event names whose effect ingestion checks, and the kind whose ``$defs/effective`` describes it."""
+
+PERFORMANCE_EVENT = "$performance_event"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule at one place in a document."""
+
+    rule: str
+    path: str
+    message: str
+
+    @property
+    def status(self) -> int | None:
+        return rule(self.rule).status
+
+
+@dataclass(frozen=True)
+class Report:
+    """The verdict on one document: the deciding rejections, or the warnings of an accepted payload."""
+
+    kind: str
+    rejections: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+    status: int | None = field(default=200)
+
+    @property
+    def accepted(self) -> bool:
+        return not self.rejections
+
+    @property
+    def rules(self) -> frozenset[str]:
+        """Names of the rules that decided the rejection (empty when accepted)."""
+        return frozenset(f.rule for f in self.rejections)
+
+
+def detect_kind(document: Any) -> str:
+    """Guess the payload kind from its shape, as capture itself would read it."""
+    if isinstance(document, list):
+        return "batch"
+    if not isinstance(document, dict):
+        return "capture"
+    if "batch" in document:
+        return "batch"
+    if "event" in document:
+        name = document["event"]
+        return SPECIAL_EVENT_KINDS.get(name, "capture") if isinstance(name, str) else "capture"
+    if "status" in document:
+        return "response"
+    return "capture"
+
+
+def events_of(document: Any) -> list[Any]:
+    """The events a request body carries (a batch's ``batch``, an array's items, or the body itself)."""
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        batch = document.get("batch")
+        if "event" not in document and isinstance(batch, list):
+            return batch
+        return [document]
+    return []
+
+
+def is_acceptable(document: Any, kind: str | None = None) -> bool:
+    """Yes/no on the schema alone: the hot path for bulk checks (no code rules, no explanation)."""
+    return schemas.fast_validator(schemas.uri(kind or detect_kind(document))).is_valid(document)
+
+
+def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = None) -> Report:
+    """Judge ``document`` as capture would.
+
+    ``encoded`` is the payload's bytes as sent, when the caller has them (the CLI does), so byte limits
+    are measured on the real body; otherwise the document is serialized compactly to measure it.
+    """
+    kind = kind or detect_kind(document)
+    if kind not in schemas.KIND_FILES:
+        raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    target = schemas.uri(kind)
+    findings = list(_code_findings(document, kind, encoded))
+    if not schemas.fast_validator(target).is_valid(document):
+        findings.extend(_schema_findings(target, document))
+    if findings:
+        return _decide(kind, findings)
+    return Report(kind=kind, warnings=tuple(_warnings(document, kind)))
+
+
+def parse_rejection(error_message: str) -> Rule:
+    """The rule a payload breaks when capture's JSON parser (mirrored by orjson) refuses it.
+
+    Called for text that Python's lenient ``json`` module reads but a strict parser does not.
+    """
+    if "surrogate" in error_message:
+        return rule("string-lone-surrogate")
+    return rule("number-out-of-range")
+
+
+def _decide(kind: str, findings: list[Finding]) -> Report:
+    stage = min(_stage(f) for f in findings)
+    deciding = tuple(f for f in findings if _stage(f) == stage)
+    return Report(kind=kind, rejections=deciding, status=deciding[0].status)
+
+
+def _stage(finding: Finding) -> Stage:
+    stage = rule(finding.rule).stage
+    assert stage is not None, f"{finding.rule} is a warning, not a rejection"
+    return stage
+
+
+def _schema_findings(target: str, document: Any) -> Iterator[Finding]:
+    seen: set[tuple[str, str]] = set()
+    for failure in schemas.explain(target, document):
+        key = (failure.rule, failure.json_path)
+        if key not in seen:
+            seen.add(key)
+            yield Finding(failure.rule, failure.json_path, _message(failure.rule, failure.detail))
+
+
+def _message(rule_name: str, detail: str) -> str:
+    detail = detail if len(detail) <= 80 else detail[:77] + "..."
+    return f"{rule(rule_name).summary} ({detail})"
+
+
+# --- rules checked in code ----------------------------------------------------------------------------
+
+
+def _code_findings(document: Any, kind: str, encoded: bytes | None) -> Iterator[Finding]:
+    if kind == "response":
+        return
+    if encoded is None:
+        try:
+            encoded = compact(document)
+        except UnicodeEncodeError:
+            yield from _lone_surrogates(document, "$")
+            return
+    if len(encoded) > WIRE_BODY_LIMIT:
+        yield Finding("body-too-large", "$", _message("body-too-large", f"{len(encoded):,} bytes"))
+    events = events_of(document)
+    prefix = _events_path(document)
+    yield from _float_offsets(events, prefix)
+    if isinstance(document, list):
+        yield from _inconsistent_tokens(events)
+    if len(encoded) > EVENT_SIZE_LIMIT:
+        yield from _oversized_events(events, prefix)
+
+
+def compact(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON, the way it would go on the wire.
+
+    orjson is fast but refuses integers beyond 64 bits, which capture accepts (it reads them as floats);
+    those fall back to the standard library.  Lone surrogates raise ``UnicodeEncodeError``.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _events_path(document: Any) -> str:
+    if isinstance(document, list):
+        return "$"
+    if isinstance(document, dict) and "event" not in document and isinstance(document.get("batch"), list):
+        return "$.batch"
+    return ""
+
+
+def _event_path(prefix: str, index: int) -> str:
+    return f"{prefix}[{index}]" if prefix else "$"
+
+
+def _float_offsets(events: list[Any], prefix: str) -> Iterator[Finding]:
+    """``offset`` is an i64: capture's parser refuses ``3.0`` although JSON Schema calls it an integer."""
+    for index, event in enumerate(events):
+        if isinstance(event, dict) and isinstance(event.get("offset"), float):
+            path = _event_path(prefix, index) + ".offset"
+            yield Finding("offset-not-integer", path, _message("offset-not-integer", repr(event["offset"])))
+
+
+def resolved_token(event: dict[str, Any]) -> str | None:
+    """The token capture reads from one event (§3.1): its own field first, else a string ``properties.token``."""
+    for name in ("token", "$token", "api_key"):
+        value = event.get(name)
+        if value is not None:
+            return value if isinstance(value, str) else None
+    properties = event.get("properties")
+    token = properties.get("token") if isinstance(properties, dict) else None
+    return token if isinstance(token, str) else None
+
+
+def _inconsistent_tokens(events: list[Any]) -> Iterator[Finding]:
+    """Rule 13: the tokens of an array's kept events must all be the same string."""
+    tokens = {
+        resolved_token(event)
+        for event in events
+        if isinstance(event, dict) and event.get("event") != PERFORMANCE_EVENT
+    }
+    tokens.discard(None)
+    if len(tokens) > 1:
+        shown = ", ".join(sorted(mask_token(t) for t in tokens if t is not None))
+        yield Finding("token-inconsistent", "$", _message("token-inconsistent", shown))
+
+
+def _oversized_events(events: list[Any], prefix: str) -> Iterator[Finding]:
+    for index, event in enumerate(events):
+        size = len(compact(event))
+        if size > EVENT_SIZE_LIMIT:
+            yield Finding("event-too-large", _event_path(prefix, index), _message("event-too-large", f"{size:,} bytes"))
+
+
+def _lone_surrogates(value: Any, path: str) -> Iterator[Finding]:
+    if isinstance(value, str):
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            yield Finding("string-lone-surrogate", path, _message("string-lone-surrogate", ascii(value)[:40]))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _lone_surrogates(key, path)
+            yield from _lone_surrogates(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _lone_surrogates(item, f"{path}[{index}]")
+
+
+def mask_token(token: str) -> str:
+    """Show a token without revealing it: ``phc_…last4`` (DESIGN.md: never print a full API key)."""
+    if len(token) <= 8:
+        return "…" if token else "''"
+    head = token[:4] if token[3:4] == "_" else ""
+    return f"{head}…{token[-4:]}"
+
+
+# --- warnings: accepted but ineffective ---------------------------------------------------------------
+
+
+def _warnings(document: Any, kind: str) -> Iterator[Finding]:
+    if kind == "response":
+        return
+    if kind in ("identify", "alias", "groupidentify"):
+        yield from _effect_findings(kind, document, "$")
+        return
+    prefix = _events_path(document)
+    for index, event in enumerate(events_of(document)):
+        effect_kind = SPECIAL_EVENT_KINDS.get(event.get("event")) if isinstance(event, dict) else None
+        if effect_kind:
+            yield from _effect_findings(effect_kind, event, _event_path(prefix, index))
+
+
+def _effect_findings(kind: str, event: Any, path: str) -> Iterator[Finding]:
+    target = schemas.uri(kind, "/$defs/effective")
+    if schemas.fast_validator(target).is_valid(event):
+        return
+    for finding in _schema_findings(target, event):
+        yield Finding(finding.rule, path + finding.path[1:], finding.message)
