@@ -1,0 +1,83 @@
+"""One interface for every random decision the traffic model makes, with two drivers.
+
+The model (:mod:`harness.model`) never calls ``random`` or Hypothesis itself: it asks a :class:`Choices`.
+Hypothesis strategies drive it with :class:`DrawnChoices`, so every decision is a draw that shrinks;
+bulk generation drives it with :class:`SeededChoices`, a plain seeded ``random.Random`` that costs well
+under a microsecond a decision (Hypothesis' engine costs milliseconds an example).  One model, one copy of
+the vocabularies, two speeds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from hypothesis import strategies as st
+
+T = TypeVar("T")
+
+
+class Choices(Protocol):
+    """The decisions the model can ask for."""
+
+    def pick(self, options: Sequence[T]) -> T:
+        """One of ``options`` (non-empty); Hypothesis shrinks towards the first."""
+
+    def integer(self, low: int, high: int) -> int:
+        """An integer in ``[low, high]``."""
+
+    def chance(self, probability: float) -> bool:
+        """True with roughly ``probability``."""
+
+    def bits(self, count: int) -> int:
+        """A non-negative integer of ``count`` random bits."""
+
+    def text(self, alphabet: str, min_size: int, max_size: int) -> str:
+        """A string of characters from ``alphabet``."""
+
+
+class SeededChoices:
+    """Fast, reproducible decisions from ``random.Random(seed)``: the same seed, the same corpus."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+        # bound methods cached once: the generator loop calls these millions of times, and
+        # random() arithmetic is several times cheaper than randint()/choice()
+        self._random = self._rng.random
+        self.bits: Callable[[int], int] = self._rng.getrandbits
+
+    def pick(self, options: Sequence[T]) -> T:
+        return options[int(self._random() * len(options))]
+
+    def integer(self, low: int, high: int) -> int:
+        return low + int(self._random() * (high - low + 1))
+
+    def chance(self, probability: float) -> bool:
+        return self._random() < probability
+
+    def text(self, alphabet: str, min_size: int, max_size: int) -> str:
+        return "".join(self._rng.choices(alphabet, k=self.integer(min_size, max_size)))
+
+
+class DrawnChoices:
+    """Decisions drawn from a Hypothesis ``draw`` (inside ``@st.composite``), so failures shrink."""
+
+    def __init__(self, draw: Callable[[st.SearchStrategy[Any]], Any]) -> None:
+        self._draw = draw
+
+    def pick(self, options: Sequence[T]) -> T:
+        return self._draw(st.sampled_from(options))
+
+    def integer(self, low: int, high: int) -> int:
+        return self._draw(st.integers(low, high))
+
+    def chance(self, probability: float) -> bool:
+        # shrinks towards True when probability > 0, i.e. towards the model's usual path
+        return self._draw(st.integers(0, 999)) < probability * 1000
+
+    def bits(self, count: int) -> int:
+        return self._draw(st.integers(0, (1 << count) - 1))
+
+    def text(self, alphabet: str, min_size: int, max_size: int) -> str:
+        return self._draw(st.text(alphabet=alphabet, min_size=min_size, max_size=max_size))
