@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m harness.demo
+	$(VENV)/bin/capture-harness generate --kind mixed --count 200000 --seed 1 --out out/corpus.jsonl
+	$(VENV)/bin/capture-harness generate --invalid --count 64 --seed 1 --out out/invalid.jsonl
+	$(VENV)/bin/capture-harness validate out/corpus.jsonl
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -1,0 +1,212 @@
+"""``capture-harness``: the command line.  Each subcommand is a thin layer over a library module.
+
+Exit codes, for CI: 0 success; 1 the checked thing failed (a rejected document); 2 usage or input
+errors (bad options, a missing file, malformed JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from harness import documents, fixtures
+from harness.rules import rule
+from harness.traffic import BODY_KINDS, DEFAULT_TOKEN
+from harness.validation import KINDS, Finding, Report, mask_token, parse_rejection, validate
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.run(args))
+    except BrokenPipeError:  # e.g. piped into `head`
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="capture-harness",
+        description="Contract tests, load tests, schemas and fixture generators for PostHog-style capture "
+                    "endpoints.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    generate = commands.add_parser(
+        "generate", help="write seeded, schema-valid (or labelled invalid) request bodies as JSON lines",
+        description="Write request bodies as JSON lines, one body per line, in the shapes the official SDKs "
+                    "send. The same --seed always gives byte-identical output. With --invalid each line is "
+                    '{"rule": NAME, "expect_status": STATUS, "body": ...}, cycling through every rule the '
+                    "generator can break.",
+    )
+    generate.add_argument("--kind", choices=BODY_KINDS, default="mixed",
+                          help="payload kind (default: mixed, a realistic blend of all kinds)")
+    generate.add_argument("--count", type=_positive_int, default=1000,
+                          help="events to generate in all (with --invalid: lines); default 1000")
+    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument("--batch-size", type=_positive_int, default=50,
+                          help="events per batch body for --kind batch and mixed server batches (default 50)")
+    generate.add_argument("--api-key", default=DEFAULT_TOKEN,
+                          help="project token to put in the payloads (default: a placeholder phc_ token)")
+    generate.add_argument("--invalid", action="store_true",
+                          help="generate bodies that each break one contract rule, labelled with it")
+    generate.add_argument("--out", default="-", help="output file (default: stdout)")
+    generate.set_defaults(run=_generate)
+
+    check = commands.add_parser(
+        "validate", help="check request bodies against capture's contract",
+        description="Check JSON or JSONL request bodies as PostHog capture would. For each rejected body it "
+                    "prints file:line, the JSON path, the rule, what is wrong and the status capture would "
+                    "answer; accepted bodies that ingestion will not act on get warnings. Exit 0 when "
+                    "nothing is rejected, 1 when something is, 2 for usage and input errors.",
+    )
+    check.add_argument("paths", nargs="+", metavar="PATH", help="JSON or JSONL file, or - for stdin")
+    check.add_argument("--kind", choices=KINDS, help="payload kind (default: detected per document)")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    check.set_defaults(run=_validate)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+# --- generate -----------------------------------------------------------------------------------------
+
+
+def _generate(args: argparse.Namespace) -> int:
+    lines = fixtures.invalid_lines(args.count, args.seed, args.api_key) if args.invalid else \
+        fixtures.valid_lines(args.kind, args.count, args.seed, args.batch_size, args.api_key)
+    unit = "lines" if args.invalid else "events"
+    started = time.perf_counter()
+    try:
+        with _output(args.out) as out:
+            to_file = args.out != "-"
+            with tqdm(total=args.count, unit=unit[:-1], unit_scale=True, file=sys.stderr, leave=False,
+                      disable=not to_file or args.count < 20_000, desc="generating") as progress:
+                written, events = _write(out, lines, progress, args.invalid)
+    except OSError as error:
+        print(f"capture-harness generate: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.out != "-":
+        seconds = time.perf_counter() - started
+        print(f"wrote {written:,} bodies ({events:,} events) to {args.out} in {seconds:.2f}s "
+              f"[kind={'invalid' if args.invalid else args.kind} seed={args.seed} "
+              f"api_key={mask_token(args.api_key)}]", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write(out: IO[bytes], lines: Iterator[fixtures.Line], progress: tqdm, per_line: bool) -> tuple[int, int]:
+    """Write lines in chunks (one write call per 256 lines); progress counts lines or events."""
+    written = events = units = 0
+    chunk: list[bytes] = []
+    for line in lines:
+        chunk.append(line.data)
+        written += 1
+        events += line.events
+        units += 1 if per_line else line.events
+        if len(chunk) >= 256:
+            out.write(b"\n".join(chunk) + b"\n")
+            progress.update(units)
+            chunk.clear()
+            units = 0
+    if chunk:
+        out.write(b"\n".join(chunk) + b"\n")
+        progress.update(units)
+    return written, events
+
+
+@contextlib.contextmanager
+def _output(path: str) -> Iterator[IO[bytes]]:
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        yield handle
+
+
+# --- validate -----------------------------------------------------------------------------------------
+
+
+def _validate(args: argparse.Namespace) -> int:
+    totals = {"documents": 0, "accepted": 0, "rejected": 0, "warned": 0, "input_errors": 0}
+    results: list[dict[str, Any]] = []
+    for path in args.paths:
+        for item in documents.read(path):
+            if isinstance(item, documents.InputError):
+                totals["input_errors"] += 1
+                print(f"error: {item}", file=sys.stderr)
+                continue
+            report = _judge(item, args.kind)
+            totals["documents"] += 1
+            totals["accepted" if report.accepted else "rejected"] += 1
+            totals["warned"] += bool(report.warnings)
+            if report.rejections or report.warnings:
+                if args.format == "json":
+                    results.append(_as_json(item, report))
+                else:
+                    _print_text(item, report)
+    if args.format == "json":
+        json.dump({**totals, "results": results}, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"{totals['documents']:,} documents: {totals['accepted']:,} accepted, {totals['rejected']:,} "
+              f"rejected, {totals['warned']:,} with warnings"
+              + (f", {totals['input_errors']:,} input errors" if totals["input_errors"] else ""))
+    if totals["input_errors"]:
+        return EXIT_USAGE
+    return EXIT_FAILED if totals["rejected"] else EXIT_OK
+
+
+def _judge(document: documents.Document, kind: str | None) -> Report:
+    if document.strict_error is not None:
+        broken = parse_rejection(document.strict_error)
+        finding = Finding(broken.name, "$", f"{broken.summary} ({document.strict_error})")
+        return Report(kind=kind or "capture", rejections=(finding,), status=broken.status)
+    return validate(document.value, kind, encoded=document.raw)
+
+
+def _print_text(document: documents.Document, report: Report) -> None:
+    where = f"{document.source}:{document.line}"
+    for finding in report.rejections:
+        status = rule(finding.rule).status
+        verdict = f"rejected ({status})" if status else "not conformant"
+        print(f"{where}: {verdict} {finding.path} [{finding.rule}] {finding.message}")
+    for finding in report.warnings:
+        print(f"{where}: warning (accepted, ineffective) {finding.path} [{finding.rule}] {finding.message}")
+
+
+def _as_json(document: documents.Document, report: Report) -> dict[str, Any]:
+    def finding(f: Finding) -> dict[str, Any]:
+        return {"rule": f.rule, "path": f.path, "message": f.message, "status": rule(f.rule).status,
+                "section": rule(f.rule).section}
+    return {"file": document.source, "line": document.line, "kind": report.kind,
+            "status": report.status if report.rejections else 200,
+            "rejections": [finding(f) for f in report.rejections],
+            "warnings": [finding(f) for f in report.warnings]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

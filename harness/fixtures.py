@@ -1,0 +1,68 @@
+"""Fast, seeded bulk generation of request bodies as JSON lines, for corpora and other projects' fixtures.
+
+Drives the same traffic model as the Hypothesis strategies with :class:`~harness.choices.SeededChoices`,
+so it runs at well over 100,000 events a second and the same seed always gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from harness import mutations
+from harness.choices import SeededChoices
+from harness.strategies import GENERATED_RULES
+from harness.validation import events_of
+from harness.traffic import BODY_KINDS, DEFAULT_TOKEN, Traffic
+
+
+@dataclass(frozen=True)
+class Line:
+    """One generated JSONL line (without its newline) and how many events it carries."""
+
+    data: bytes
+    events: int
+
+
+def json_line(value: Any) -> bytes:
+    """Compact JSON for one line: orjson when it can, the standard library for what orjson refuses
+    (integers beyond 64 bits, which capture accepts; lone surrogates, written as ``\\ud800`` escapes)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        try:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            return json.dumps(value, separators=(",", ":")).encode()
+
+
+def valid_lines(kind: str, count: int, seed: int, batch_size: int = 50,
+                api_key: str = DEFAULT_TOKEN) -> Iterator[Line]:
+    """Bodies of ``kind`` holding ``count`` events in all; the last batch is cut to fit exactly."""
+    if kind not in BODY_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(BODY_KINDS)}")
+    traffic = Traffic(SeededChoices(seed), token=api_key)
+    remaining = count
+    while remaining > 0:
+        body = traffic.body(kind, min(batch_size, remaining))
+        events = events_of(body)
+        if len(events) > remaining:
+            del events[remaining:]
+        remaining -= len(events)
+        yield Line(orjson.dumps(body), len(events))
+
+
+def invalid_lines(count: int, seed: int, api_key: str = DEFAULT_TOKEN) -> Iterator[Line]:
+    """``count`` labelled invalid bodies, ``{"rule", "expect_status", "body"}``, cycling through every
+    generated rule so that any run of ``len(GENERATED_RULES)`` lines covers them all."""
+    choices = SeededChoices(seed)
+    traffic = Traffic(choices, token=api_key)
+    for index in range(count):
+        name = GENERATED_RULES[index % len(GENERATED_RULES)]
+        body, status = mutations.invalid(choices, traffic, name)
+        yield Line(json_line({"rule": name, "expect_status": status, "body": body}),
+                   len(events_of(body)) if isinstance(body, (dict, list)) else 0)
