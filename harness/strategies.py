@@ -45,12 +45,16 @@ def _check_kind(kind: str) -> None:
         raise InvalidArgument(f"kind={kind!r} is not a payload kind; use one of {', '.join(BODY_KINDS)}")
 
 
-@st.composite
-def payloads(draw: Any, kind: str = "mixed", *, batch_size: int = 5, token: str = DEFAULT_TOKEN) -> Any:
+def payloads(kind: str = "mixed", *, batch_size: int = 5, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[Any]:
     """A valid, realistic request body of ``kind`` (``capture``, ``batch``, ``identify``, ``alias``,
     ``groupidentify`` or ``mixed``), as an official SDK sends it."""
     _check_kind(kind)
     _check_size("batch_size", batch_size, 1)
+    return _bodies(kind, batch_size, token)
+
+
+@st.composite
+def _bodies(draw: Any, kind: str, batch_size: int, token: str) -> Any:
     return _traffic(draw, token).body(kind, batch_size)
 
 
@@ -59,13 +63,11 @@ def capture_bodies(*, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[dict[str,
     return payloads("capture", token=token)
 
 
-@st.composite
-def batches(draw: Any, *, min_size: int = 1, max_size: int = 20, token: str = DEFAULT_TOKEN) -> Any:
+def batches(*, min_size: int = 1, max_size: int = 20, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[Any]:
     """Batch bodies (a posthog-python/posthog-node object, or a posthog-js array) of one sender's events."""
     _check_size("min_size", min_size, 1)
     _check_size("max_size", max_size, min_size)
-    size = draw(st.integers(min_size, max_size))
-    return _traffic(draw, token).batch(size)
+    return st.integers(min_size, max_size).flatmap(lambda size: _bodies("batch", size, token))
 
 
 def identify_bodies(*, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[dict[str, Any]]:
@@ -90,22 +92,30 @@ def events(draw: Any, *, token: str = DEFAULT_TOKEN) -> dict[str, Any]:
     return events_of(traffic.batch(1))[0]
 
 
-@st.composite
-def edge_cases(draw: Any, kind: str = "mixed", *, token: str = DEFAULT_TOKEN) -> Any:
+def edge_cases(kind: str = "mixed", *, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[Any]:
     """A body capture accepts that is awkward on purpose: odd unicode, NUL, huge values, every id, uuid,
     timestamp and token form, ``$performance_event`` entries (see :data:`harness.mutations.EDGES`)."""
     _check_kind(kind)
+    return _edge_cases(kind, token)
+
+
+@st.composite
+def _edge_cases(draw: Any, kind: str, token: str) -> Any:
     traffic = _traffic(draw, token)
     return mutations.edge_case(traffic.c, traffic, kind)
 
 
-@st.composite
-def invalid_payloads(draw: Any, rule: str | None = None, *, token: str = DEFAULT_TOKEN) -> tuple[str, int, Any]:
+def invalid_payloads(rule: str | None = None, *, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[tuple[str, int, Any]]:
     """``(rule, status, body)``: a body that breaks exactly ``rule`` (any generated rule when None) and
     the status capture answers it."""
     if rule is not None and rule not in mutations.BREAKERS:
         raise InvalidArgument(f"rule={rule!r} cannot be generated; use one of {', '.join(GENERATED_RULES)}")
-    name = rule or draw(st.sampled_from(GENERATED_RULES))
+    names = st.just(rule) if rule else st.sampled_from(GENERATED_RULES)
+    return names.flatmap(lambda name: _invalid(name, token))
+
+
+@st.composite
+def _invalid(draw: Any, name: str, token: str) -> tuple[str, int, Any]:
     traffic = _traffic(draw, token)
     body, status = mutations.invalid(traffic.c, traffic, name)
     return name, status, body

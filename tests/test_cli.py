@@ -1,0 +1,120 @@
+"""The command line: output a user can act on, and exit codes CI can use (0 ok, 1 rejected, 2 input)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+GOOD = '{"event": "signed_up", "distinct_id": "u1", "api_key": "phc_abc"}'
+
+
+def test_valid_file_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", _write(tmp_path, "ok.jsonl", GOOD + "\n" + GOOD + "\n")]) == 0
+    assert "2 documents: 2 accepted, 0 rejected" in capsys.readouterr().out
+
+
+def test_rejection_names_file_line_path_rule_and_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = '{"api_key": "phc_abc", "batch": [{"event": "e", "distinct_id": "u"}, {"event": "", "distinct_id": "u"}]}'
+    path = _write(tmp_path, "mixed.jsonl", GOOD + "\n\n" + bad + "\n")
+    assert main(["validate", path]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:3: rejected (400) $.batch[1].event [event-name-empty]" in out
+    assert "must not be empty" in out
+
+
+def test_token_rejection_reports_401(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "t.json", '{"event": "e", "distinct_id": "u", "api_key": "phx_personal"}')
+    assert main(["validate", path]) == 1
+    assert "rejected (401) $.api_key [token-personal-api-key]" in capsys.readouterr().out
+
+
+def test_malformed_json_gives_line_and_column_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "broken.jsonl", GOOD + "\n" + '{"event": "e",, }' + "\n" + GOOD + "\n")
+    assert main(["validate", path]) == 2
+    captured = capsys.readouterr()
+    assert f"{path}:2:15: malformed JSON" in captured.err
+    assert "2 documents: 2 accepted" in captured.out  # the other lines are still judged
+
+
+def test_pretty_printed_json_file_is_one_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "pretty.json", json.dumps(json.loads(GOOD), indent=2))
+    assert main(["validate", path]) == 0
+    assert "1 documents: 1 accepted" in capsys.readouterr().out
+
+
+def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path / "nope.jsonl")]) == 2
+    assert "nope.jsonl: cannot read" in capsys.readouterr().err
+
+
+def test_lone_surrogate_is_a_capture_rejection_not_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "s.jsonl", '{"event": "e", "distinct_id": "u", "api_key": "k", "properties": {"x": "\\ud800"}}\n')
+    assert main(["validate", path]) == 1
+    assert "[string-lone-surrogate]" in capsys.readouterr().out
+
+
+def test_number_beyond_float_range_is_a_capture_rejection(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "n.jsonl", '{"event": "e", "distinct_id": "u", "api_key": "k", "properties": {"x": 1e400}}\n')
+    assert main(["validate", path]) == 1
+    assert "[number-out-of-range]" in capsys.readouterr().out
+
+
+def test_warnings_do_not_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "w.json", '{"event": "$create_alias", "distinct_id": "u", "api_key": "k"}')
+    assert main(["validate", path]) == 0
+    assert "warning (accepted, ineffective) $ [alias-missing]" in capsys.readouterr().out
+
+
+def test_json_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "j.jsonl", GOOD + "\n" + '{"event": "e"}' + "\n")
+    assert main(["validate", "--format", "json", path]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["documents"] == 2 and report["rejected"] == 1
+    (result,) = report["results"]
+    assert result["line"] == 2 and result["status"] == 401
+    assert result["rejections"][0]["rule"] == "token-missing"
+
+
+def test_kind_option_forces_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "k.json", GOOD)
+    assert main(["validate", "--kind", "identify", path]) == 0
+    assert "[kind-mismatch]" in capsys.readouterr().out
+
+
+def test_generate_then_validate_via_stdin(tmp_path: Path) -> None:
+    generated = subprocess.run([sys.executable, "-m", "harness.cli", "generate", "--kind", "batch", "--count", "120",
+                                "--batch-size", "50", "--seed", "4"], capture_output=True, check=True)
+    assert len(generated.stdout.splitlines()) == 3
+    checked = subprocess.run([sys.executable, "-m", "harness.cli", "validate", "-"], input=generated.stdout,
+                             capture_output=True)
+    assert checked.returncode == 0, checked.stdout
+    assert b"3 documents: 3 accepted" in checked.stdout
+
+
+def test_generate_to_file_reports_and_masks_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sub" / "c.jsonl"
+    assert main(["generate", "--count", "50", "--api-key", "phc_supersecretkey1234", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "50 events" in err and "phc_…1234" in err and "supersecret" not in err
+    assert out.read_bytes().count(b"\n") >= 1
+
+
+@pytest.mark.parametrize("argv", [["generate", "--count", "0"], ["generate", "--kind", "nope"], ["validate"], []])
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        code = main(argv)
+        raise SystemExit(code)
+    assert exited.value.code == 2
