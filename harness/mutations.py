@@ -142,9 +142,9 @@ def _timestamp_form(c: Choices, body: Body) -> None:
 def _token_form(c: Choices, body: Body) -> None:
     token = c.pick((" phc_padded ", "legacytokenwithoutprefix", "phc_" + "x" * 60, "\tphc_tab\n"))
     if isinstance(body, dict) and "event" not in body:
-        if c.chance(0.5):
-            body["token"] = body.pop("api_key")
-        body["token" if "token" in body else "api_key"] = token
+        body.pop("api_key", None)
+        body.pop("token", None)
+        body[c.pick(("api_key", "token"))] = token
         return
     for event in events_of(body):
         for name in ("api_key", "token", "$token"):

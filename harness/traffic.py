@@ -39,16 +39,23 @@ class Traffic:
         self.clock = model.Clock()
         self.population = population
         self.people: list[model.Person] = []
+        self.people_by_library: dict[str, list[model.Person]] = {}
 
     # --- people ---------------------------------------------------------------------------------------
 
     def someone(self, library: str | None = None) -> model.Person:
         """An existing person (who may start a new session) or, while the population grows, a new one."""
         c = self.c
-        candidates = self.people if library is None else [p for p in self.people if p.library == library]
+        candidates = self.people if library is None else self.people_by_library.setdefault(library, [])
         if len(self.people) < self.population and (not candidates or c.chance(0.2)):
             who = model.person(c, self.clock, library)
             self.people.append(who)
+            self.people_by_library.setdefault(who.library, []).append(who)
+            model.start_session(c, who, self.clock)
+            return who
+        if not candidates:  # the population is full of other libraries: this one still gets a person
+            who = model.person(c, self.clock, library)
+            candidates.append(who)
             model.start_session(c, who, self.clock)
             return who
         who = c.pick(candidates)
@@ -70,9 +77,10 @@ class Traffic:
         return model.batch_body(self.c, who, self.clock, events, self.token)
 
     def identify(self) -> dict[str, Any]:
-        """``$identify`` as posthog-js or posthog-node sends it, for a visitor who was anonymous."""
-        who = model.person(self.c, self.clock, self.c.pick(("web", "posthog-node")))
-        model.start_session(self.c, who, self.clock)
+        """``$identify`` as posthog-js or posthog-node sends it: a person logging in from a new device,
+        whose fresh anonymous id is merged into their user id."""
+        who = self.someone(self.c.pick(("web", "posthog-node")))
+        who.anon_id = model.uuid7(self.c, self.clock.ms)
         who.identified = False
         return model.single_body(model.identify(self.c, who, self.clock, self.token), self.token)
 

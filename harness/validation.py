@@ -13,6 +13,7 @@ ineffective") are computed only for accepted payloads.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,14 +105,20 @@ def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = 
     """Judge ``document`` as capture would.
 
     ``encoded`` is the payload's bytes as sent, when the caller has them (the CLI does), so byte limits
-    are measured on the real body; otherwise the document is serialized compactly to measure it.
+    are measured on the real body; otherwise the document is serialized compactly to measure it, and
+    checked for what that JSON text could not hold (lone surrogates, numbers beyond float range): with
+    ``encoded``, the caller's strict parser already refused those (:func:`parse_rejection`).
     """
     kind = kind or detect_kind(document)
     if kind not in schemas.KIND_FILES:
         raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
     target = schemas.uri(kind)
     findings = list(_code_findings(document, kind, encoded))
-    if not schemas.fast_validator(target).is_valid(document):
+    try:
+        acceptable = schemas.fast_validator(target).is_valid(document)
+    except UnicodeEncodeError:  # a lone surrogate jsonschema-rs cannot read (in a key): reported in code
+        acceptable = False
+    if not acceptable:
         findings.extend(_schema_findings(target, document))
     if findings:
         return _decide(kind, findings)
@@ -166,6 +173,8 @@ def _code_findings(document: Any, kind: str, encoded: bytes | None) -> Iterator[
         except UnicodeEncodeError:
             yield from _lone_surrogates(document, "$")
             return
+        if _has_out_of_range_number(document):
+            yield from _out_of_range_numbers(document, "$")
     if len(encoded) > WIRE_BODY_LIMIT:
         yield Finding("body-too-large", "$", _message("body-too-large", f"{len(encoded):,} bytes"))
     events = events_of(document)
@@ -251,6 +260,42 @@ def _lone_surrogates(value: Any, path: str) -> Iterator[Finding]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _lone_surrogates(item, f"{path}[{index}]")
+
+
+_FLOAT_MAX_INT = int(sys.float_info.max)
+
+
+def _has_out_of_range_number(value: Any) -> bool:
+    """Whether ``value`` holds a number capture's parser refuses (§8): a float that is not finite (Python's
+    ``json`` reads ``1e400`` as ``inf``), or an integer beyond float range.  Only for documents built in
+    memory: orjson writes ``inf`` as ``null``, so the serialized bytes cannot show it.  A flat scan; the
+    paths are found only when it hits."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            continue
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float):
+            if item - item != 0.0:  # inf - inf and nan - nan are nan
+                return True
+        elif isinstance(item, int) and not -_FLOAT_MAX_INT <= item <= _FLOAT_MAX_INT:
+            return True
+    return False
+
+
+def _out_of_range_numbers(value: Any, path: str) -> Iterator[Finding]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _out_of_range_numbers(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _out_of_range_numbers(item, f"{path}[{index}]")
+    elif not isinstance(value, str) and _has_out_of_range_number(value):
+        yield Finding("number-out-of-range", path, _message("number-out-of-range", repr(value)[:40]))
 
 
 def mask_token(token: str) -> str:

@@ -1,0 +1,58 @@
+"""Throughput of validation against a baseline measured in the same run.
+
+Budget (DESIGN.md): schema yes/no validation >= 500,000 events/s.  The baseline is jsonschema-rs checking
+the same batches against a minimal schema that still visits every event (each must be an object with an
+``event``): the floor of walking a batch at all.  Also printed: the full verdict (``harness.validate``: schema plus the rules checked in code) and the
+pure-Python ``jsonschema`` for scale, which the project uses only to explain failures.
+
+    python benchmarks/bench_validate.py [--events N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema_rs
+import orjson
+
+from harness import fixtures, schemas
+from harness.validation import events_of, is_acceptable, validate
+
+
+def rate(check: Callable[[Any], object], bodies: list[Any], events: int, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for body in bodies:
+            check(body)
+        best = min(best, time.perf_counter() - started)
+    return events / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    args = parser.parse_args()
+    bodies = [orjson.loads(line.data) for line in fixtures.valid_lines("batch", args.events, seed=1, batch_size=100)]
+    events = sum(len(events_of(body)) for body in bodies)
+    minimal = jsonschema_rs.validator_for(
+        {"properties": {"batch": {"items": {"type": "object", "required": ["event"]}}}})
+    base = rate(minimal.is_valid, bodies, events)
+    print(f"{events:,} events in batches of 100")
+    print(f"baseline (jsonschema-rs, minimal schema): {base:>12,.0f} events/s")
+    yes_no = rate(lambda body: is_acceptable(body, "batch"), bodies, events)
+    print(f"schema yes/no (jsonschema-rs, batch.json): {yes_no:>11,.0f} events/s  ratio {yes_no / base:.3f}  "
+          f"budget 500,000: {'ok' if yes_no >= 500_000 else 'BELOW BUDGET'}")
+    encoded = {id(body): orjson.dumps(body) for body in bodies}
+    full = rate(lambda body: validate(body, "batch", encoded=encoded[id(body)]), bodies, events)
+    print(f"full verdict (harness.validate, as the CLI calls it): {full:>8,.0f} events/s  ratio {full / base:.3f}")
+    explaining = schemas.explaining_validator(schemas.uri("batch"))
+    slow = rate(explaining.is_valid, bodies[: max(1, len(bodies) // 20)], events // 20 or 1, repeat=1)
+    print(f"pure-Python jsonschema (for scale):      {slow:>12,.0f} events/s  ratio {slow / base:.3f}")
+
+
+if __name__ == "__main__":
+    main()
