@@ -18,7 +18,7 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from harness import documents, fixtures
-from harness.rules import rule
+from harness.rules import RULES, rule
 from harness.traffic import BODY_KINDS, DEFAULT_TOKEN
 from harness.validation import KINDS, Finding, Report, mask_token, parse_rejection, validate
 
@@ -77,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--kind", choices=KINDS, help="payload kind (default: detected per document)")
     check.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     check.set_defaults(run=_validate)
+
+    listing = commands.add_parser(
+        "rules", help="list the contract rules: name, status capture answers, contract section",
+        description="List every rule the validator and the generators know, in capture's processing order.",
+    )
+    listing.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    listing.set_defaults(run=_rules)
     return parser
 
 
@@ -206,6 +213,20 @@ def _as_json(document: documents.Document, report: Report) -> dict[str, Any]:
             "status": report.status if report.rejections else 200,
             "rejections": [finding(f) for f in report.rejections],
             "warnings": [finding(f) for f in report.warnings]}
+
+
+def _rules(args: argparse.Namespace) -> int:
+    ordered = sorted(RULES, key=lambda r: (r.stage is None, r.stage or 0))
+    if args.format == "json":
+        json.dump([{"name": r.name, "verdict": r.verdict.value, "stage": r.stage.name.lower() if r.stage else None,
+                    "status": r.status, "section": r.section, "summary": r.summary} for r in ordered],
+                  sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    for r in ordered:
+        answer = str(r.status) if r.status else ("200 (warning)" if r.stage is None else "-")
+        print(f"{r.name:<40} {answer:<14} {r.section:<22} {r.summary}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -108,4 +108,9 @@ def explain(target: str, document: Any) -> Iterator[SchemaFailure]:
                 f"schema keyword {error.validator!r} at {'/'.join(map(str, error.absolute_schema_path))} "
                 "failed without an x-rule naming its contract rule"
             )
-        yield SchemaFailure(rule_name, error.json_path, error.message)
+        # combinators only repeat the whole instance back; the rule's summary says it better
+        detail = "" if error.validator in _COMBINATORS else error.message
+        yield SchemaFailure(rule_name, error.json_path, detail)
+
+
+_COMBINATORS = frozenset({"anyOf", "oneOf", "allOf", "not", "contains", "if"})

@@ -157,6 +157,8 @@ def _schema_findings(target: str, document: Any) -> Iterator[Finding]:
 
 
 def _message(rule_name: str, detail: str) -> str:
+    if not detail:
+        return rule(rule_name).summary
     detail = detail if len(detail) <= 80 else detail[:77] + "..."
     return f"{rule(rule_name).summary} ({detail})"
 

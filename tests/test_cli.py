@@ -118,3 +118,12 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
         code = main(argv)
         raise SystemExit(code)
     assert exited.value.code == 2
+
+
+def test_rules_lists_every_rule_with_its_status(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.rules import RULES
+
+    assert main(["rules", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {item["name"] for item in listed} == {r.name for r in RULES}
+    assert next(item for item in listed if item["name"] == "token-missing")["status"] == 401
