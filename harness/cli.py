@@ -20,7 +20,14 @@ from tqdm import tqdm
 from harness import documents, fixtures
 from harness.rules import RULES, rule
 from harness.traffic import BODY_KINDS, DEFAULT_TOKEN
-from harness.validation import KINDS, Finding, Report, mask_token, parse_rejection, validate
+from harness.validation import (
+    KINDS,
+    Finding,
+    Report,
+    mask_token,
+    parse_rejection,
+    validate,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

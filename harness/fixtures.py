@@ -16,8 +16,8 @@ import orjson
 from harness import mutations
 from harness.choices import SeededChoices
 from harness.strategies import GENERATED_RULES
-from harness.validation import events_of
 from harness.traffic import BODY_KINDS, DEFAULT_TOKEN, Traffic
+from harness.validation import events_of
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from hypothesis.errors import InvalidArgument
 from harness import mutations
 from harness.choices import DrawnChoices
 from harness.rules import REJECTION_RULES
-from harness.validation import events_of
 from harness.traffic import BODY_KINDS, DEFAULT_TOKEN, Traffic
+from harness.validation import events_of
 
 GENERATED_RULES: tuple[str, ...] = tuple(r.name for r in REJECTION_RULES if r.name in mutations.BREAKERS)
 """Rejection rules the invalid strategies can break (see :data:`harness.mutations.BREAKERS`)."""

@@ -20,7 +20,13 @@ from typing import Any
 import pytest
 
 import harness
-from harness.rules import EVENT_SIZE_LIMIT, REJECTION_RULES, RULES_BY_NAME, WARNING_RULES, WIRE_BODY_LIMIT
+from harness.rules import (
+    EVENT_SIZE_LIMIT,
+    REJECTION_RULES,
+    RULES_BY_NAME,
+    WARNING_RULES,
+    WIRE_BODY_LIMIT,
+)
 from harness.validation import KINDS, compact
 
 CASES_DIR = Path(__file__).parent / "cases"
