@@ -58,7 +58,7 @@ def _is_single_document(data: bytes) -> bool:
         json.loads(data)
     except json.JSONDecodeError as error:
         return not error.msg.startswith("Extra data")
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, RecursionError):
         return True
     return True
 
@@ -74,4 +74,6 @@ def _parse(source: str, line: int, raw: bytes) -> Document | InputError:
                               "fix the document or remove the line")
         except UnicodeDecodeError as error:
             return InputError(f"{source}:{line}: not UTF-8 (byte {error.start}); save the file as UTF-8")
+        except RecursionError:  # nested beyond Python's stack: capture refuses it too (json-too-deep)
+            value = None
         return Document(source, line, raw, value, strict_error=str(strict))

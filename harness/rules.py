@@ -48,10 +48,37 @@ class Rule:
     status: int | None
     section: str
     summary: str
+    capture_text: str = ""
+    """The plain-text body capture answers (contract §7.2), for the reference server and the contract suite."""
 
 
 def _rejected(name: str, stage: Stage, status: int, section: str, summary: str) -> Rule:
-    return Rule(name, Verdict.REJECTED, stage, status, section, summary)
+    return Rule(name, Verdict.REJECTED, stage, status, section, summary, _capture_text(name, stage, summary))
+
+
+_TOKEN_REASONS = {
+    "token-empty": "empty", "token-too-long": "too_long", "token-not-ascii": "not_ascii",
+    "token-personal-api-key": "personal_api_key", "token-null-byte": "null_byte",
+}
+_CAPTURE_TEXTS = {
+    "body-too-large": "maximum event size exceeded: request body over the 20 MiB limit",
+    "event-too-large": "maximum event size exceeded: Event rejected by kafka during send",
+    "event-name-missing": "failed to hydrate events from request: non-engage request missing event name attribute",
+    "batch-empty": "request holds no event",
+    "token-missing": "event submitted without an api_key",
+    "token-inconsistent": "batch submitted with inconsistent api_key values",
+    "event-name-empty": "event submitted with an empty event name",
+    "distinct-id-missing": "event submitted without a distinct_id",
+    "cookieless-mode-not-boolean": "event submitted with invalid cookieless mode",
+}
+
+
+def _capture_text(name: str, stage: Stage, summary: str) -> str:
+    """Capture's error text for a rule: its own message where the contract quotes one, else the
+    parse error's prefix with the rule's summary (serde's exact wording differs between revisions)."""
+    if name in _TOKEN_REASONS:
+        return f"API key is not valid: {_TOKEN_REASONS[name]}"
+    return _CAPTURE_TEXTS.get(name) or f"failed to parse request: {summary}"
 
 
 def _ineffective(name: str, section: str, summary: str) -> Rule:
@@ -67,6 +94,10 @@ EVENT_SIZE_LIMIT = 1_000_000
 RULES: tuple[Rule, ...] = (
     _rejected("body-too-large", Stage.WIRE, 413, "§6, rule 26",
               "the request body is over capture's 20 MiB wire cap"),
+    _rejected("body-not-json", Stage.PARSE, 400, "§2.1, rule 8",
+              "the decoded payload is not JSON"),
+    _rejected("json-too-deep", Stage.PARSE, 400, "§8",
+              "JSON nested deeper than 128 levels, serde_json's recursion limit"),
     _rejected("body-not-json-container", Stage.PARSE, 400, "§2.2, rule 9",
               "the body must be a JSON array of events or a JSON object"),
     _rejected("string-lone-surrogate", Stage.PARSE, 400, "§8",

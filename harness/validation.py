@@ -101,11 +101,13 @@ def is_acceptable(document: Any, kind: str | None = None) -> bool:
     return schemas.fast_validator(schemas.uri(kind or detect_kind(document))).is_valid(document)
 
 
-def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = None) -> Report:
+def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = None,
+             wire_size: int | None = None) -> Report:
     """Judge ``document`` as capture would.
 
-    ``encoded`` is the payload's bytes as sent, when the caller has them (the CLI does), so byte limits
-    are measured on the real body; otherwise the document is serialized compactly to measure it, and
+    ``encoded`` is the payload's JSON bytes, when the caller has them (the CLI and the server do), so byte
+    limits are measured on the real text; ``wire_size`` is the body's size on the wire when it differs
+    (compressed), for the 20 MiB wire cap; otherwise the document is serialized compactly to measure it, and
     checked for what that JSON text could not hold (lone surrogates, numbers beyond float range): with
     ``encoded``, the caller's strict parser already refused those (:func:`parse_rejection`).
     """
@@ -113,7 +115,7 @@ def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = 
     if kind not in schemas.KIND_FILES:
         raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
     target = schemas.uri(kind)
-    findings = list(_code_findings(document, kind, encoded))
+    findings = list(_code_findings(document, kind, encoded, wire_size))
     try:
         acceptable = schemas.fast_validator(target).is_valid(document)
     except UnicodeEncodeError:  # a lone surrogate jsonschema-rs cannot read (in a key): reported in code
@@ -126,13 +128,15 @@ def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = 
 
 
 def parse_rejection(error_message: str) -> Rule:
-    """The rule a payload breaks when capture's JSON parser (mirrored by orjson) refuses it.
-
-    Called for text that Python's lenient ``json`` module reads but a strict parser does not.
-    """
-    if "surrogate" in error_message:
+    """The rule a payload breaks when capture's JSON parser (mirrored by orjson) refuses it."""
+    message = error_message.lower()
+    if "surrogate" in message:
         return rule("string-lone-surrogate")
-    return rule("number-out-of-range")
+    if "infinity" in message:
+        return rule("number-out-of-range")
+    if "recursion" in message or "depth" in message:
+        return rule("json-too-deep")
+    return rule("body-not-json")
 
 
 def _decide(kind: str, findings: list[Finding]) -> Report:
@@ -166,7 +170,7 @@ def _message(rule_name: str, detail: str) -> str:
 # --- rules checked in code ----------------------------------------------------------------------------
 
 
-def _code_findings(document: Any, kind: str, encoded: bytes | None) -> Iterator[Finding]:
+def _code_findings(document: Any, kind: str, encoded: bytes | None, wire_size: int | None) -> Iterator[Finding]:
     if kind == "response":
         return
     if encoded is None:
@@ -177,8 +181,11 @@ def _code_findings(document: Any, kind: str, encoded: bytes | None) -> Iterator[
             return
         if _has_out_of_range_number(document):
             yield from _out_of_range_numbers(document, "$")
-    if len(encoded) > WIRE_BODY_LIMIT:
-        yield Finding("body-too-large", "$", _message("body-too-large", f"{len(encoded):,} bytes"))
+    size = len(encoded) if wire_size is None else wire_size
+    if size > WIRE_BODY_LIMIT:
+        yield Finding("body-too-large", "$", _message("body-too-large", f"{size:,} bytes"))
+    if _too_deep(document, encoded):
+        yield Finding("json-too-deep", "$", _message("json-too-deep", f"over {JSON_DEPTH_LIMIT} levels"))
     events = events_of(document)
     prefix = _events_path(document)
     yield from _float_offsets(events, prefix)
@@ -186,6 +193,25 @@ def _code_findings(document: Any, kind: str, encoded: bytes | None) -> Iterator[
         yield from _inconsistent_tokens(events)
     if len(encoded) > EVENT_SIZE_LIMIT:
         yield from _oversized_events(events, prefix)
+
+
+JSON_DEPTH_LIMIT = 127
+"""Nested arrays and objects serde_json reads: its recursion budget of 128 runs out on the 128th level."""
+
+
+def _too_deep(document: Any, encoded: bytes) -> bool:
+    """Whether ``document`` nests deeper than serde_json allows.  Counting brackets in the text first
+    keeps the walk off ordinary payloads, which hold fewer containers than the limit."""
+    if encoded.count(b"[") + encoded.count(b"{") <= JSON_DEPTH_LIMIT:
+        return False
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > JSON_DEPTH_LIMIT:
+            return True
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def compact(value: Any) -> bytes:

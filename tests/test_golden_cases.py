@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import harness
@@ -27,10 +28,11 @@ from harness.rules import (
     WARNING_RULES,
     WIRE_BODY_LIMIT,
 )
-from harness.validation import KINDS, compact
+from harness.validation import KINDS, compact, parse_rejection
 
 CASES_DIR = Path(__file__).parent / "cases"
-CODE_BUILT_RULES = frozenset({"body-too-large", "event-too-large", "string-lone-surrogate", "number-out-of-range"})
+CODE_BUILT_RULES = frozenset({"body-too-large", "event-too-large", "string-lone-surrogate", "number-out-of-range",
+                              "json-too-deep", "body-not-json"})
 CASE_KEYS = frozenset({"description", "kind", "data", "valid", "rule", "status", "warnings"})
 TOKEN = "phc_testtoken123"
 
@@ -151,6 +153,13 @@ def padded_event(size: int) -> dict[str, Any]:
     return doc
 
 
+def nested(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 def batch_of_size(size: int) -> dict[str, Any]:
     """A batch whose compact JSON is exactly ``size`` bytes, every event under the Kafka limit."""
     doc: dict[str, Any] = {"api_key": TOKEN, "batch": []}
@@ -178,6 +187,9 @@ CODE_CASES: dict[str, tuple[Any, int, str | None]] = {
     "-1e400 as distinct_id": (event(distinct_id=float("-inf")), 400, "number-out-of-range"),
     "integer literal beyond float range": (event(properties={"n": 10**400}), 400, "number-out-of-range"),
     "largest finite float is fine": (event(properties={"n": 1.7976931348623157e308}), 200, None),
+    "125 nested lists in a property (127 levels in all) are fine": (event(properties={"n": nested(125)}), 200, None),
+    "126 nested lists in a property (128 levels) are too deep": (event(properties={"n": nested(126)}), 400,
+                                                                 "json-too-deep"),
 }
 
 
@@ -196,6 +208,17 @@ def test_wire_body_limit_boundary(size: int, status: int) -> None:
     assert report.rules == (set() if status == 200 else {"body-too-large"}), describe(report)
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [(b'{"event": NaN}', "body-not-json"), (b"[" * 2000 + b"]" * 2000, "json-too-deep"),
+     (b'{"a": "\\ud800"}', "string-lone-surrogate"), (b'{"a": 1e400}', "number-out-of-range")],
+)
+def test_text_capture_cannot_parse(text: bytes, rule: str) -> None:
+    with pytest.raises(orjson.JSONDecodeError) as refused:
+        orjson.loads(text)
+    assert parse_rejection(str(refused.value)).name == rule
+
+
 def test_code_built_cases_cover_their_rules() -> None:
-    covered = {rule for _, _, rule in CODE_CASES.values()}
+    covered = {rule for _, _, rule in CODE_CASES.values()} | {"body-not-json"}
     assert CODE_BUILT_RULES <= covered
