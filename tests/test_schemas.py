@@ -23,7 +23,8 @@ from harness import schemas
 from harness.rules import RULES, RULES_BY_NAME
 
 CODE_ONLY_RULES = frozenset(
-    {"token-inconsistent", "body-too-large", "event-too-large", "string-lone-surrogate", "number-out-of-range"}
+    {"token-inconsistent", "body-too-large", "event-too-large", "string-lone-surrogate", "number-out-of-range",
+     "body-not-json", "json-too-deep"}
 )
 SCHEMA_FILES = sorted(schemas.schema_dir().glob("*.json"))
 TOKEN = "phc_testtoken123"
