@@ -14,8 +14,12 @@ The order is the point: a reference server or a check that applies the same step
 accepts requests capture refuses, and the other way round.  Two consequences an encoder must respect:
 lz64 text is base64-shaped, so sent as a raw body it is base64-decoded by step 2 before the hint is
 even read (send it as a form's ``data``); and a bare ``+`` in a ``?data=`` value becomes a space that
-nothing repairs (percent-encode it).  The encoding side (payload -> request) belongs in this module
-too, so both directions share :class:`Compression` and the shape predicates.
+nothing repairs (percent-encode it).
+
+The *encoding* side, :func:`encode`, puts a JSON payload on the wire in each of the ways capture
+accepts (:data:`ENCODINGS`), and :func:`expected_outcome` says, from the contract text alone, which
+status a valid payload gets for each encoding and route.  Both directions live here so they share the
+constants and the shape predicates; the round-trip tests hold the two halves against each other.
 
 Errors form one hierarchy rooted at :class:`DecodeError`.  Each carries ``status``, the HTTP status
 capture answers, and its ``str()`` is the plain-text body capture sends (contract §7.2):
@@ -34,10 +38,12 @@ from __future__ import annotations
 
 import binascii
 import enum
+import gzip
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import ClassVar
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes, urlencode
 
 from harness import lzstring
 from harness.rules import WIRE_BODY_LIMIT
@@ -53,6 +59,11 @@ GZIP_MAGIC = b"\x1f\x8b\x08"
 
 LEGACY_PATHS = frozenset({"/e", "/capture", "/engage", "/track"})
 """Routes (without their trailing slash) that get a second base64 unwrap after decompression (§1.1)."""
+
+V0_PATHS: tuple[str, ...] = tuple(
+    path for route in ("/e", "/i/v0/e", "/batch", "/capture", "/track", "/engage") for path in (route, route + "/")
+)
+"""The v0 analytics paths: six routes, each registered with and without a trailing slash, no redirect (§1.1)."""
 
 SNIFF_LENGTH = 128
 """Capture decides "looks like base64 / like a form" from the first 128 bytes only (``MAX_CHARS_TO_CHECK``)."""
@@ -362,3 +373,205 @@ def _unwrap_legacy(text: str, limit: int) -> str:
             f"{len(decoded)}"
         )
     return unwrapped
+
+
+# --- encoding: payload -> request ---------------------------------------------------------------------
+
+_JSON_CONTENT_TYPE = "application/json"
+_TEXT_CONTENT_TYPE = "text/plain"
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """One HTTP request as capture receives it: what :func:`encode` builds and :func:`decode_payload` reads.
+
+    ``target`` is the request target, the path plus its query string, so it can be appended to a base
+    URL as it is; ``body`` is empty for a GET.
+    """
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """What an encoding decides: the whole request except the path and the caller's query parameters."""
+
+    method: str
+    query: tuple[tuple[str, str], ...]
+    headers: dict[str, str]
+    body: bytes
+
+
+def _gzip(payload: bytes) -> bytes:
+    """gzip with a zero mtime, so a payload always gives the same bytes (posthog-js passes fflate ``mtime: 0``)."""
+    return gzip.compress(payload, mtime=0)
+
+
+def _base64(payload: bytes) -> str:
+    """Canonical, padded, standard-alphabet base64.
+
+    Step 2 decodes only a length that is a multiple of 4, and Rust refuses non-zero leftover bits, so
+    anything else would reach the JSON parser still encoded.  Base64 of any bytes uses only the strict
+    alphabet, so, unlike lz64, the check on the first 128 bytes never fails on its content.
+    """
+    return binascii.b2a_base64(payload, newline=False).decode("ascii")
+
+
+def _urlencode(pairs: list[tuple[str, str]]) -> str:
+    """A query string or form body with every reserved character percent-encoded, as ``encodeURIComponent`` does.
+
+    Base64's ``+`` must go as ``%2B``: urldecoding turns a bare ``+`` into a space, and capture repairs
+    that only inside a form, never in ``?data=`` (§2.1 caveat).  ``/`` and ``=`` are encoded too.
+    """
+    return urlencode(pairs, quote_via=quote)
+
+
+def _as_json(payload: bytes) -> _Encoded:
+    """Plain JSON, as posthog-python sends by default and posthog-node with ``disableCompression`` (§11, §13)."""
+    return _Encoded("POST", (), {"Content-Type": _JSON_CONTENT_TYPE}, payload)
+
+
+def _as_gzip_header(payload: bytes) -> _Encoded:
+    """gzip named by ``Content-Encoding: gzip``: posthog-node by default, posthog-python with ``gzip=True`` (§13)."""
+    return _Encoded("POST", (), {"Content-Type": _JSON_CONTENT_TYPE, "Content-Encoding": "gzip"}, _gzip(payload))
+
+
+def _as_gzip_query(payload: bytes) -> _Encoded:
+    """gzip named by ``?compression=gzip-js`` and sent as ``text/plain``: posthog-js (§11, the records of §9.1)."""
+    return _Encoded("POST", (("compression", "gzip-js"),), {"Content-Type": _TEXT_CONTENT_TYPE}, _gzip(payload))
+
+
+def _as_gzip_magic(payload: bytes) -> _Encoded:
+    """gzip with no hint at all, found by its magic bytes (§2.1 step 5; the hint-less record of §9.1)."""
+    return _Encoded("POST", (), {"Content-Type": _TEXT_CONTENT_TYPE}, _gzip(payload))
+
+
+def _as_base64(payload: bytes) -> _Encoded:
+    """The base64 text of the JSON as the whole body, ``text/plain``, no hint.
+
+    No SDK on record sends this (posthog-js put its base64 inside a form, see ``form``); capture's own
+    tests do, as ``text/plain`` without a hint (the ``*-base64-no-hint-*`` cases of §9.2).  ``text/plain``
+    says what the body is, and a ``compression=base64`` hint would change nothing (§2.1 step 5).
+    """
+    return _Encoded("POST", (), {"Content-Type": _TEXT_CONTENT_TYPE}, _base64(payload).encode("ascii"))
+
+
+def _as_form(payload: bytes) -> _Encoded:
+    """A form ``data=<base64 of the JSON>``, byte for byte what posthog-js 1.78.5 sent (the form records of §9.1).
+
+    Those records carry no ``compression`` parameter.  Newer posthog-js adds ``?compression=base64``
+    (§11); pass it in ``query`` to reproduce that: the base64 hint selects no decoder (§2.1 step 5), so
+    it changes nothing.
+    """
+    body = _urlencode([("data", _base64(payload))])
+    return _Encoded("POST", (), {"Content-Type": FORM_CONTENT_TYPE}, body.encode("ascii"))
+
+
+def _as_form_lz64(payload: bytes) -> _Encoded:
+    """A form ``data=<lz-string compressToBase64>&compression=lz64``: old posthog-js, capture's form-lz64 tests.
+
+    The hint is a form field (§2.1 step 4); lz64 text is base64-shaped, so it only survives step 2
+    inside a form.  ``payload`` must be UTF-8, since lz-string compresses text.
+    """
+    body = _urlencode([("data", lzstring.compress_to_base64(payload.decode("utf-8"))), ("compression", "lz64")])
+    return _Encoded("POST", (), {"Content-Type": FORM_CONTENT_TYPE}, body.encode("ascii"))
+
+
+def _as_get_data(payload: bytes) -> _Encoded:
+    """A GET with ``?data=<base64 of the JSON>``, percent-encoded, and no body (§2.1 step 1 and its caveat)."""
+    return _Encoded("GET", (("data", _base64(payload)),), {}, b"")
+
+
+_ENCODERS: dict[str, Callable[[bytes], _Encoded]] = {
+    "json": _as_json,
+    "gzip-header": _as_gzip_header,
+    "gzip-query": _as_gzip_query,
+    "gzip-magic": _as_gzip_magic,
+    "base64": _as_base64,
+    "form": _as_form,
+    "form-lz64": _as_form_lz64,
+    "get-data": _as_get_data,
+}
+
+ENCODINGS: tuple[str, ...] = tuple(_ENCODERS)
+"""Every way :func:`encode` puts a payload on the wire; each encoder's docstring names who sends it so."""
+
+
+def _encoder(encoding: str) -> Callable[[bytes], _Encoded]:
+    try:
+        return _ENCODERS[encoding]
+    except KeyError:
+        raise ValueError(f"unknown encoding {encoding!r}; expected one of: {', '.join(ENCODINGS)}") from None
+
+
+def encode(payload_json: bytes, encoding: str, path: str, *, query: Mapping[str, str] | None = None) -> WireRequest:
+    """The request that sends ``payload_json`` (UTF-8 JSON text) to ``path`` the way ``encoding`` names.
+
+    ``query`` adds parameters after the encoding's own, the way posthog-js appends ``_``, ``ver`` and
+    ``beacon=1``.  It may not repeat one the encoding sets (``compression`` for ``gzip-query``, ``data``
+    for ``get-data``): capture answers a repeated query parameter with 400, so such a request could
+    not test the encoding.  ``path`` takes no query string of its own, for the same reason.
+    :func:`expected_outcome` says what capture answers.
+    """
+    encoder = _encoder(encoding)
+    if "?" in path:
+        raise ValueError(f"path={path!r} holds a query string; pass its parameters as query= instead")
+    encoded = encoder(payload_json)
+    extra = dict(query or {})
+    repeated = sorted(extra.keys() & {name for name, _ in encoded.query})
+    if repeated:
+        raise ValueError(f"query={extra!r} repeats {repeated}, which the {encoding!r} encoding sets itself")
+    pairs = [*encoded.query, *extra.items()]
+    target = f"{path}?{_urlencode(pairs)}" if pairs else path
+    return WireRequest(encoded.method, target, encoded.headers, encoded.body)
+
+
+def expected_outcome(encoding: str, path: str) -> int | None:
+    """The status capture answers when a valid payload is sent with ``encoding`` to ``path``.
+
+    200 where the encoding works (or 204 if the caller adds ``beacon=1``, §2.1), the 4xx where the
+    contract leaves a hole, and None when ``path`` is not one of :data:`V0_PATHS`, where this table says
+    nothing.  Derived from the contract's text, not from :func:`decode_payload`, so the round-trip tests
+    can hold one against the other.  A valid payload is a JSON array or object (§2.2): its text starts
+    with ``[`` or ``{``, so step 2 never takes it for base64 and step 6 never unwraps it.
+
+    =============  ==================  ================  =====================================================
+    encoding       /e /capture         /batch /i/v0/e    why (capture-contract.md §2.1 steps unless noted)
+                   /engage /track
+    =============  ==================  ================  =====================================================
+    json           200                 200               5: read as UTF-8
+    gzip-header    200                 200               4: ``Content-Encoding`` matched exactly; 5: gunzip
+    gzip-query     200                 200               4: query hint first; 5: gunzip
+    gzip-magic     200                 200               5: ``1f 8b 08`` is gunzipped without a hint
+    base64         200                 200               2: base64-decoded on every path (canonical, padded)
+    form           200                 **400**           2 skipped (looks like a form); 3 takes ``data``, base64
+                                                         text; no hint, 5 keeps it as UTF-8; 6 unwraps it on
+                                                         legacy paths only (§1.1); elsewhere 8 fails on it
+    form-lz64      200                 200               3 takes ``data``; 4 the form's ``compression=lz64``
+    get-data       200                 200               1 ``?data=``; ``+`` as ``%2B`` (caveat); 2 decodes it
+    =============  ==================  ================  =====================================================
+
+    Variants a caller can make with ``query`` or by editing the request, and what they change:
+
+    - ``form`` with ``?compression=base64`` (newer posthog-js, §11): nothing; the base64 hint selects
+      no decoder (step 5).
+    - ``form`` with ``?compression=gzip-js`` (the "mismatch" record of §9.1): 400; an explicit gzip hint
+      on bytes that are not gzip is invalid (step 5), although Django accepted it.
+    - lz64 as the raw body, hinted: 400 for about three payloads in four; its text is base64-shaped, so
+      step 2 decodes it before the hint is read.  Only when lz-string pads with ``===`` (invalid base64,
+      the other quarter) does it reach the lz64 decoder intact.  Hence ``form-lz64``.
+    - ``form`` or ``form-lz64`` with ``Content-Type: ...; charset=UTF-8``: 400; step 3 compares exactly.
+    - ``get-data`` with a bare ``+``: 400 once the base64 holds one; it becomes a space (caveat).
+    """
+    _encoder(encoding)  # an unknown name is refused here as in encode()
+    route = path.split("?", 1)[0]
+    if route not in V0_PATHS:
+        return None
+    if encoding == "form" and not is_legacy_path(route):
+        # §2.1 steps 2, 3, 5, 6 and §1.1: the base64 text in ``data`` is unwrapped on legacy paths only;
+        # anywhere else it reaches JSON parsing (step 8) still encoded.
+        return 400
+    return 200
