@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -84,6 +85,35 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--kind", choices=KINDS, help="payload kind (default: detected per document)")
     check.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     check.set_defaults(run=_validate)
+
+    server = commands.add_parser(
+        "serve", help="run the reference capture endpoint (capture's v0 contract, events stored in SQLite)",
+        description="Run the reference capture endpoint: every v0 path (/e, /i/v0/e, /batch, /capture, /track, "
+                    "/engage), capture's decoding, rules and answers, accepted events committed to SQLite "
+                    "before the 200, an inspection API under /_harness/ and optional fault injection. Prints "
+                    "the base URL when ready; Ctrl-C or SIGTERM stops it cleanly.",
+    )
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    server.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    server.add_argument("--db", default="capture-harness.sqlite3",
+                        help="SQLite file for accepted events (default ./capture-harness.sqlite3; :memory: keeps "
+                             "them in memory)")
+    server.add_argument("--legacy-success", action="store_true",
+                        help='answer {"status": 1} like the old Django capture instead of {"status": "Ok"}')
+    faults = server.add_argument_group("fault injection (also settable at run time: POST /_harness/faults)")
+    faults.add_argument("--latency-ms", type=float, default=0.0, help="added latency per capture request")
+    faults.add_argument("--jitter-ms", type=float, default=0.0, help="random +/- variation of the latency")
+    faults.add_argument("--error-rate", type=float, default=0.0,
+                        help="fraction (0-1) of requests answered with an error status and Retry-After")
+    faults.add_argument("--error-status", type=int, action="append", choices=(503, 500, 429),
+                        help="status of injected errors (repeat for a mix; default 503)")
+    faults.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on injected errors")
+    faults.add_argument("--stall-every", type=float, default=0.0, help="stall the server every N seconds...")
+    faults.add_argument("--stall-for", type=float, default=0.0, help="...for this many seconds")
+    faults.add_argument("--drop-rate", type=float, default=0.0,
+                        help="fraction (0-1) of valid requests answered 200 but NOT stored (to test the ledger)")
+    faults.add_argument("--seed", type=int, help="seed for the fault decisions (default: random)")
+    server.set_defaults(run=_serve)
 
     listing = commands.add_parser(
         "rules", help="list the contract rules: name, status capture answers, contract section",
@@ -220,6 +250,41 @@ def _as_json(document: documents.Document, report: Report) -> dict[str, Any]:
             "status": report.status if report.rejections else 200,
             "rejections": [finding(f) for f in report.rejections],
             "warnings": [finding(f) for f in report.warnings]}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from harness.server import (  # uvicorn only when serving
+        CaptureApp,
+        Faults,
+        Store,
+        runner,
+    )
+
+    try:
+        faults = Faults(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, error_rate=args.error_rate,
+                        error_statuses=tuple(args.error_status or (503,)), retry_after_s=args.retry_after,
+                        stall_every_s=args.stall_every, stall_for_s=args.stall_for, drop_rate=args.drop_rate)
+    except ValueError as error:
+        print(f"capture-harness serve: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"capture-harness serve: warning: binding {args.host} exposes the endpoint beyond this machine",
+              file=sys.stderr)
+    try:
+        store = Store(args.db)
+    except (OSError, sqlite3.Error) as error:
+        print(f"capture-harness serve: cannot open the store {args.db}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    app = CaptureApp(store, faults, legacy_success=args.legacy_success, seed=args.seed)
+    if faults.active:
+        print(f"fault injection: {faults.to_json()}", file=sys.stderr)
+    try:
+        runner.serve(app, args.host, args.port, cleanup=store.close)
+    except OSError as error:
+        print(f"capture-harness serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _rules(args: argparse.Namespace) -> int:

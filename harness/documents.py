@@ -3,7 +3,7 @@
 A line that is not JSON at all is the user's input error (the CLI exits 2, naming file, line and column).
 A line that is JSON for Python's lenient parser but not for a strict one (a lone surrogate escape, a
 number like ``1e400``) is a payload capture would reject with 400: it becomes a finding, not an error.
-orjson refuses exactly what capture's serde_json refuses, so it is the strict parser here.
+``validation.strict_loads`` (orjson plus serde_json's depth limit) refuses exactly what capture's parser refuses.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from harness.validation import strict_loads
 
 
 class InputError(Exception):
@@ -65,7 +67,7 @@ def _is_single_document(data: bytes) -> bool:
 
 def _parse(source: str, line: int, raw: bytes) -> Document | InputError:
     try:
-        return Document(source, line, raw, orjson.loads(raw))
+        return Document(source, line, raw, strict_loads(raw))
     except orjson.JSONDecodeError as strict:
         try:
             value = json.loads(raw)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import ids
 from harness.choices import Choices
 
 START_MS = 1_767_603_600_000
@@ -66,24 +67,14 @@ SDK_LIBRARIES = tuple(LIBRARIES)
 
 # --- ids and times ------------------------------------------------------------------------------------
 
-_HEX_MASK_V4 = ~(0xF << 76) & ~(0x3 << 62) & ((1 << 128) - 1)
-
-
 def uuid4(c: Choices) -> str:
     """A random version-4 uuid in hyphenated form (posthog-python)."""
-    return _hyphenate((c.bits(128) & _HEX_MASK_V4) | (0x4 << 76) | (0x2 << 62))
+    return ids.uuid4_text(c.bits(128))
 
 
 def uuid7(c: Choices, ms: int) -> str:
     """A version-7 uuid whose first 48 bits are the event time in ms (posthog-node, posthog-js)."""
-    rand = c.bits(74)
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0x2 << 62) | (rand & ((1 << 62) - 1))
-    return _hyphenate(value)
-
-
-def _hyphenate(value: int) -> str:
-    h = "%032x" % value
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return ids.uuid7_text(ms, c.bits(74))
 
 
 _UTC = dt.timezone.utc

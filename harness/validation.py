@@ -102,12 +102,13 @@ def is_acceptable(document: Any, kind: str | None = None) -> bool:
 
 
 def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = None,
-             wire_size: int | None = None) -> Report:
+             wire_size: int | None = None, warnings: bool = True) -> Report:
     """Judge ``document`` as capture would.
 
     ``encoded`` is the payload's JSON bytes, when the caller has them (the CLI and the server do), so byte
     limits are measured on the real text; ``wire_size`` is the body's size on the wire when it differs
-    (compressed), for the 20 MiB wire cap; otherwise the document is serialized compactly to measure it, and
+    (compressed), for the 20 MiB wire cap; ``warnings=False`` skips the "accepted but ineffective"
+    checks, which capture itself never makes (the reference server's hot path); otherwise the document is serialized compactly to measure it, and
     checked for what that JSON text could not hold (lone surrogates, numbers beyond float range): with
     ``encoded``, the caller's strict parser already refused those (:func:`parse_rejection`).
     """
@@ -124,7 +125,7 @@ def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = 
         findings.extend(_schema_findings(target, document))
     if findings:
         return _decide(kind, findings)
-    return Report(kind=kind, warnings=tuple(_warnings(document, kind)))
+    return Report(kind=kind, warnings=tuple(_warnings(document, kind)) if warnings else ())
 
 
 def parse_rejection(error_message: str) -> Rule:
@@ -173,7 +174,7 @@ def _message(rule_name: str, detail: str) -> str:
 def _code_findings(document: Any, kind: str, encoded: bytes | None, wire_size: int | None) -> Iterator[Finding]:
     if kind == "response":
         return
-    if encoded is None:
+    if encoded is None:  # built in memory: check what strict_loads refuses when callers parse text
         try:
             encoded = compact(document)
         except UnicodeEncodeError:
@@ -181,11 +182,11 @@ def _code_findings(document: Any, kind: str, encoded: bytes | None, wire_size: i
             return
         if _has_out_of_range_number(document):
             yield from _out_of_range_numbers(document, "$")
+        if _too_deep(encoded):
+            yield Finding("json-too-deep", "$", _message("json-too-deep", f"over {JSON_DEPTH_LIMIT} levels"))
     size = len(encoded) if wire_size is None else wire_size
     if size > WIRE_BODY_LIMIT:
         yield Finding("body-too-large", "$", _message("body-too-large", f"{size:,} bytes"))
-    if _too_deep(document, encoded):
-        yield Finding("json-too-deep", "$", _message("json-too-deep", f"over {JSON_DEPTH_LIMIT} levels"))
     events = events_of(document)
     prefix = _events_path(document)
     yield from _float_offsets(events, prefix)
@@ -198,19 +199,33 @@ def _code_findings(document: Any, kind: str, encoded: bytes | None, wire_size: i
 JSON_DEPTH_LIMIT = 127
 """Nested arrays and objects serde_json reads: its recursion budget of 128 runs out on the 128th level."""
 
+_ORJSON_DEPTH_LIMIT = 1024
+_DEPTH_PAD = _ORJSON_DEPTH_LIMIT - JSON_DEPTH_LIMIT
 
-def _too_deep(document: Any, encoded: bytes) -> bool:
-    """Whether ``document`` nests deeper than serde_json allows.  Counting brackets in the text first
-    keeps the walk off ordinary payloads, which hold fewer containers than the limit."""
-    if encoded.count(b"[") + encoded.count(b"{") <= JSON_DEPTH_LIMIT:
-        return False
-    stack = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > JSON_DEPTH_LIMIT:
-            return True
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+def strict_loads(data: bytes) -> Any:
+    """Parse JSON exactly as strictly as capture's serde_json: lone surrogates, numbers beyond float
+    range and nesting deeper than :data:`JSON_DEPTH_LIMIT` raise ``orjson.JSONDecodeError`` (see
+    :func:`parse_rejection`).  orjson's own depth limit is 1024, so text that could be too deep is parsed
+    inside 897 extra arrays: it fails exactly when the payload nests deeper than 127 levels."""
+    if data.count(b"[") + data.count(b"{") <= JSON_DEPTH_LIMIT:
+        return orjson.loads(data)
+    try:
+        value = orjson.loads(b"[" * _DEPTH_PAD + data + b"]" * _DEPTH_PAD)
+    except orjson.JSONDecodeError as error:
+        if "depth" in str(error):
+            raise
+        return orjson.loads(data)  # raises again, with positions in the caller's text
+    for _ in range(_DEPTH_PAD):
+        value = value[0]
+    return value
+
+
+def _too_deep(encoded: bytes) -> bool:
+    try:
+        strict_loads(encoded)
+    except orjson.JSONDecodeError as error:
+        return "depth" in str(error)
     return False
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 import binascii
 import enum
 import gzip
+import re
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -71,8 +72,9 @@ SNIFF_LENGTH = 128
 FORM_MARKERS = (b"data=", b"_=", b"ip=", b"compression=")
 """Field names whose presence at the start, or after an ``&``, makes a payload look like a form."""
 
-_BASE64_DIGITS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
-_LOOSE_BASE64_DIGITS = _BASE64_DIGITS | {ord(" ")}
+_FORM_SHAPE = re.compile(rb"(?:^|&)(?:" + b"|".join(re.escape(m) for m in FORM_MARKERS) + rb")")
+_BASE64_SHAPE = re.compile(rb"[A-Za-z0-9+/=]*")
+_LOOSE_BASE64_SHAPE = re.compile(rb"[A-Za-z0-9+/= ]*")
 _INFLATE_INPUT_CHUNK = 64 * 1024
 _INFLATE_OUTPUT_CHUNK = 64 * 1024
 
@@ -112,8 +114,7 @@ _HINTS: dict[str, Compression] = {
 
 def looks_like_form(payload: bytes) -> bool:
     """Capture's ``is_likely_urlencoded_form``: a form marker at the start or after ``&``, in 128 bytes."""
-    prefix = payload[:SNIFF_LENGTH]
-    return any(prefix.startswith(marker) or b"&" + marker in prefix for marker in FORM_MARKERS)
+    return _FORM_SHAPE.search(payload, 0, SNIFF_LENGTH) is not None
 
 
 def looks_like_base64(payload: bytes, *, loose: bool = False) -> bool:
@@ -121,8 +122,8 @@ def looks_like_base64(payload: bytes, *, loose: bool = False) -> bool:
 
     ``loose`` also allows spaces, for a form value whose ``+`` signs urldecoding turned into spaces.
     """
-    digits = _LOOSE_BASE64_DIGITS if loose else _BASE64_DIGITS
-    return bool(payload) and len(payload) % 4 == 0 and all(b in digits for b in payload[:SNIFF_LENGTH])
+    shape = _LOOSE_BASE64_SHAPE if loose else _BASE64_SHAPE
+    return bool(payload) and len(payload) % 4 == 0 and shape.fullmatch(payload, 0, SNIFF_LENGTH) is not None
 
 
 def is_legacy_path(path: str) -> bool:
@@ -184,7 +185,7 @@ def decode_payload(
     is inflated, so a gzip bomb costs at most about that much memory.
     """
     raw_query = query.encode() if isinstance(query, str) else query
-    fields = _first_values(parse_urlencoded(raw_query.removeprefix(b"?")))
+    fields = _first_values(parse_urlencoded(raw_query.removeprefix(b"?"))) if raw_query else {}
     payload, compression = _extract(fields, headers, body)
     text = _decompress(payload, compression, max_decompressed)
     return _unwrap_legacy(text, max_decompressed) if is_legacy_path(path) else text
@@ -216,6 +217,8 @@ def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
+    if name in headers:  # the server passes names already lower-cased
+        return headers[name]
     for key, value in headers.items():
         if key.lower() == name:
             return value
@@ -355,8 +358,6 @@ def _lz64(payload: bytes, limit: int) -> str:
 
 def _unwrap_legacy(text: str, limit: int) -> str:
     """Step 6: on legacy paths, text that is still base64-shaped is decoded once more, if that works."""
-    if not all(ord(c) in _BASE64_DIGITS for c in text[:SNIFF_LENGTH]):
-        return text  # cheap pre-check on the text, so most payloads are never re-encoded
     raw = text.encode("utf-8")
     if not looks_like_base64(raw):
         return text

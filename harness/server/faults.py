@@ -1,0 +1,94 @@
+"""Faults the reference server can inject, to exercise clients, retries and the delivery ledger.
+
+- **latency**: every capture request waits ``latency_ms`` plus or minus up to ``jitter_ms``;
+- **errors**: a fraction ``error_rate`` of requests is answered with one of ``error_statuses``
+  (503, 500 or 429) and a ``Retry-After`` header, before anything is stored;
+- **stalls**: every ``stall_every_s`` seconds the server stops answering for ``stall_for_s`` seconds;
+- **drops**: a fraction ``drop_rate`` of valid requests is answered 200 but *not stored*, the loss an
+  acknowledged-delivery check (the ledger) must catch.
+
+Only capture routes are affected; ``/_harness/`` and the health checks never are.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+ERROR_TEXTS = {500: "internal error", 503: "transient error, please retry", 429: "rate limited"}
+"""Capture's texts for the statuses the error fault answers (contract §7.2)."""
+
+
+@dataclass(frozen=True)
+class Faults:
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (503,)
+    retry_after_s: int = 1
+    stall_every_s: float = 0.0
+    stall_for_s: float = 0.0
+    drop_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("latency_ms", "jitter_ms", "retry_after_s", "stall_every_s", "stall_for_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
+        for name in ("error_rate", "drop_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a fraction between 0 and 1, got {getattr(self, name)!r}")
+        unknown = set(self.error_statuses) - set(ERROR_TEXTS)
+        if unknown or not self.error_statuses:
+            raise ValueError(f"error_statuses must be among {sorted(ERROR_TEXTS)}, got {list(self.error_statuses)}")
+        if self.stall_for_s and self.stall_for_s >= self.stall_every_s:
+            raise ValueError("stall_for_s must be shorter than stall_every_s, or the server never answers")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], base: Faults | None = None) -> Faults:
+        """Faults from a JSON object (the ``/_harness/faults`` body): named fields replace ``base``'s."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault settings {sorted(unknown)}; known: {', '.join(sorted(known))}")
+        if "error_statuses" in data:
+            data = {**data, "error_statuses": tuple(data["error_statuses"])}
+        return replace(base or cls(), **data)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "error_statuses": list(self.error_statuses)}
+
+    @property
+    def active(self) -> bool:
+        return self != Faults()
+
+
+class FaultPlan:
+    """Decides, request by request, which fault applies; seeded so a run can be repeated."""
+
+    def __init__(self, faults: Faults, seed: int | None = None) -> None:
+        self.faults = faults
+        self._random = random.Random(seed)
+        self._started = time.monotonic()
+
+    def delay_s(self) -> float:
+        """How long this request waits: the stall left at this moment, plus latency with jitter."""
+        f = self.faults
+        wait = 0.0
+        if f.stall_every_s and f.stall_for_s:
+            phase = (time.monotonic() - self._started) % f.stall_every_s
+            if phase < f.stall_for_s:
+                wait += f.stall_for_s - phase
+        if f.latency_ms or f.jitter_ms:
+            wait += max(0.0, f.latency_ms + self._random.uniform(-f.jitter_ms, f.jitter_ms)) / 1000
+        return wait
+
+    def error_status(self) -> int | None:
+        f = self.faults
+        if f.error_rate and self._random.random() < f.error_rate:
+            return self._random.choice(f.error_statuses)
+        return None
+
+    def drops(self) -> bool:
+        return bool(self.faults.drop_rate) and self._random.random() < self.faults.drop_rate

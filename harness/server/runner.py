@@ -1,0 +1,113 @@
+"""Run the reference endpoint on a real socket: in the foreground for ``capture-harness serve``, or in a
+background thread for the test suites (``running``).
+
+uvicorn serves a socket this module binds itself, so ``--port 0`` picks a free port and the base URL is
+known before the first request.  SIGINT and SIGTERM stop it gracefully (uvicorn finishes the requests
+in flight), then the store checkpoints and closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from harness.server.app import CaptureApp
+
+ASGIApp = Callable[..., Any]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port`` 0: a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _config(app: ASGIApp) -> uvicorn.Config:
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                          http="httptools", loop="uvloop" if sys.platform != "win32" else "asyncio",
+                          timeout_keep_alive=30, server_header=False, date_header=True)
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Prints the base URL once the socket is being served (the line scripts wait for)."""
+
+    def __init__(self, config: uvicorn.Config, url: str, announce: bool) -> None:
+        super().__init__(config)
+        self.url = url
+        self.announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.announce:
+            print(f"capture-harness reference endpoint listening on {self.url}", flush=True)
+
+
+def serve(app: ASGIApp, host: str, port: int, *, cleanup: Callable[[], None] | None = None) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM, then run ``cleanup`` (the CLI closes the store there)."""
+    sock = bind(host, port)
+    server = _AnnouncingServer(_config(app), base_url(sock), announce=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if cleanup is not None:
+            cleanup()
+        sock.close()
+
+
+@dataclass
+class Running:
+    """A server running in a background thread."""
+
+    url: str
+    app: CaptureApp
+    _server: uvicorn.Server
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def start(app: CaptureApp, host: str = "127.0.0.1", port: int = 0) -> Running:
+    """Start ``app`` in a daemon thread and return once it accepts connections."""
+    sock = bind(host, port)
+    url = base_url(sock)
+    config = _config(app)
+    server = _AnnouncingServer(config, url, announce=False)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="capture-harness-server",
+                              daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the reference endpoint failed to start on {url}")
+        thread.join(timeout=0.01)
+    return Running(url, app, server, thread)
+
+
+@contextlib.contextmanager
+def running(app: CaptureApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[Running]:
+    """``with running(app) as server: ...server.url...``"""
+    server = start(app, host, port)
+    try:
+        yield server
+    finally:
+        server.stop()

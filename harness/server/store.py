@@ -1,0 +1,115 @@
+"""Accepted events in a SQLite file: committed before the server answers 200, queryable for inspection.
+
+WAL mode: a commit has been written to the WAL file (the operating system's page cache) when ``add``
+returns, so a server killed with SIGKILL right after answering loses nothing.  ``synchronous=OFF`` skips
+the fsyncs, which only matter when the whole machine goes down: a test endpoint trades that for speed.  Every record is one
+row; a client retry that resends a uuid adds a row, as capture would forward a duplicate to Kafka, and
+the ledger counts distinct uuids.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.server.records import Record
+
+COLUMNS = Record._fields
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    received_ms INTEGER NOT NULL,
+    {", ".join(f"{name} {'INTEGER' if name in ('historical_migration', 'is_cookieless_mode') else 'TEXT'}"
+               for name in COLUMNS)}
+);
+CREATE INDEX IF NOT EXISTS events_uuid ON events (uuid);
+CREATE INDEX IF NOT EXISTS events_event ON events (event);
+CREATE INDEX IF NOT EXISTS events_distinct_id ON events (distinct_id);
+CREATE INDEX IF NOT EXISTS events_token ON events (token);
+"""
+
+FILTERS = ("uuid", "event", "distinct_id", "token")
+"""Columns ``events`` can be filtered on by equality; ``since`` filters on the receive time."""
+
+
+class Store:
+    """One SQLite database; safe to share between the server thread and inspection callers."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.executescript(_SCHEMA)
+        self._insert = (f"INSERT INTO events (received_ms, {', '.join(COLUMNS)}) "
+                        f"VALUES (?, {', '.join('?' for _ in COLUMNS)})")
+
+    def add(self, batch: Sequence[Record]) -> None:
+        """Insert and commit ``batch`` in one transaction."""
+        received = int(time.time() * 1000)
+        rows = [(received, *record) for record in batch]
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(self._insert, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def events(self, *, after: int = 0, limit: int = 100, since_ms: int | None = None,
+               **equal: str) -> list[dict[str, Any]]:
+        """Stored events in insertion order, after the row id ``after``, filtered by equality on
+        :data:`FILTERS` and by ``since_ms`` (receive time, ms since the epoch)."""
+        unknown = set(equal) - set(FILTERS)
+        if unknown:
+            raise ValueError(f"cannot filter on {sorted(unknown)}; filters: {', '.join(FILTERS)}, since")
+        clauses, params = ["id > ?"], [after]
+        for name, value in equal.items():
+            clauses.append(f"{name} = ?")
+            params.append(value)
+        if since_ms is not None:
+            clauses.append("received_ms >= ?")
+            params.append(since_ms)
+        query = f"SELECT id, received_ms, {', '.join(COLUMNS)} FROM events WHERE {' AND '.join(clauses)} " \
+                f"ORDER BY id LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, (*params, limit)).fetchall()
+        return [_row(row) for row in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def uuids(self) -> set[str]:
+        """Every stored uuid (for the delivery ledger)."""
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT uuid FROM events")}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM events")
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the database file and close."""
+        with self._lock:
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()
+
+
+def _row(row: Iterable[Any]) -> dict[str, Any]:
+    values = list(row)
+    record = dict(zip(("id", "received_ms", *COLUMNS), values))
+    record["historical_migration"] = bool(record["historical_migration"])
+    record["is_cookieless_mode"] = bool(record["is_cookieless_mode"])
+    return record
+
