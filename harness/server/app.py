@@ -129,7 +129,7 @@ class CaptureApp:
             return
         if scope["type"] != "http":
             return
-        path, method = scope["path"], scope["method"]
+        path = scope["path"]
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         cors = _cors_headers(headers)
         try:
