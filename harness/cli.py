@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sqlite3
 import sys
 import time
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from harness import documents, fixtures
 from harness.rules import RULES, rule
+from harness.scenarios import SCENARIOS
 from harness.traffic import BODY_KINDS, DEFAULT_TOKEN
 from harness.validation import (
     KINDS,
@@ -114,6 +116,33 @@ def _parser() -> argparse.ArgumentParser:
                         help="fraction (0-1) of valid requests answered 200 but NOT stored (to test the ledger)")
     faults.add_argument("--seed", type=int, help="seed for the fault decisions (default: random)")
     server.set_defaults(run=_serve)
+
+    load = commands.add_parser(
+        "load", help="run a bounded Locust load test, report latency and errors, and check delivery",
+        description="Replay seeded, schema-valid traffic with Locust (headless) against --url, or against the "
+                    "reference endpoint started for the run. Writes Locust's HTML report, CSV stats, failure "
+                    "details and summary.json into --report-dir, prints a summary, checks that every "
+                    "acknowledged event was stored (when the target has the /_harness/ inspection API), and "
+                    "exits 1 naming any broken threshold.",
+    )
+    load.add_argument("--url", help="capture endpoint base URL (default: start the reference endpoint)")
+    load.add_argument("--api-key", default=DEFAULT_TOKEN, help="project token for the payloads")
+    load.add_argument("--scenario", choices=SCENARIOS, default="mixed", help="traffic to send (default mixed)")
+    load.add_argument("-u", "--users", type=_positive_int, default=20, help="concurrent Locust users (default 20)")
+    load.add_argument("-r", "--spawn-rate", type=float, default=20.0, help="users started per second (default 20)")
+    load.add_argument("-t", "--duration", type=_duration, default=20, help="run time, e.g. 30s, 5m, 1h (default 20s)")
+    load.add_argument("--processes", type=_positive_int, default=1,
+                      help="Locust worker processes on this machine (Locust's --processes)")
+    load.add_argument("--report-dir", type=Path, default=Path("capture-harness-report"),
+                      help="where reports go (default ./capture-harness-report)")
+    load.add_argument("--seed", type=int, help="corpus seed, to replay a run exactly (default: random)")
+    load.add_argument("--max-p95", type=float, metavar="MS", help="fail when the overall p95 latency is above MS")
+    load.add_argument("--max-p99", type=float, metavar="MS", help="fail when the overall p99 latency is above MS")
+    load.add_argument("--max-error-rate", type=float, metavar="R", help="fail when more than this fraction failed")
+    load.add_argument("--min-rps", type=float, metavar="N", help="fail below N requests/s")
+    load.add_argument("--allow-production", action="store_true",
+                      help="allow PostHog Cloud hosts (*.posthog.com) as the target")
+    load.set_defaults(run=_load)
 
     listing = commands.add_parser(
         "rules", help="list the contract rules: name, status capture answers, contract section",
@@ -285,6 +314,34 @@ def _serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _duration(text: str) -> int:
+    """Locust-style durations: ``90``, ``30s``, ``5m``, ``1h30m``."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?", text.strip())
+    if not text.strip() or parts is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 30s, 5m or 1h30m")
+    hours, minutes, seconds = (int(group or 0) for group in parts.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total < 1:
+        raise argparse.ArgumentTypeError("the duration must be at least 1 s")
+    return total
+
+
+def _load(args: argparse.Namespace) -> int:
+    from harness import loadrun
+
+    options = loadrun.LoadOptions(
+        url=args.url, api_key=args.api_key, scenario=args.scenario, users=args.users, spawn_rate=args.spawn_rate,
+        duration_s=args.duration, processes=args.processes, report_dir=args.report_dir, seed=args.seed,
+        thresholds=loadrun.Thresholds(args.max_p95, args.max_p99, args.max_error_rate, args.min_rps),
+        allow_production=args.allow_production,
+    )
+    try:
+        return loadrun.run(options)
+    except loadrun.UsageError as error:
+        print(f"capture-harness load: {error}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _rules(args: argparse.Namespace) -> int:

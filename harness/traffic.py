@@ -104,10 +104,16 @@ class Traffic:
                 events.append(model.activity(c, who, self.clock, self.token))
         return events
 
-    def server_batch(self, size: int) -> dict[str, Any]:
-        who = self.someone(self.c.pick(("posthog-python", "posthog-node")))
+    def server_batch(self, size: int, library: str | None = None) -> dict[str, Any]:
+        """A posthog-python or posthog-node batch body of ``size`` events of one backend user."""
+        who = self.someone(library or self.c.pick(("posthog-python", "posthog-node")))
         events = [model.activity(self.c, who, self.clock, self.token) for _ in range(size)]
         return model.batch_body(self.c, who, self.clock, events, self.token)
+
+    def browser_single(self) -> dict[str, Any]:
+        """One posthog-js event on its own (what older posthog-js posted as a form ``data=``)."""
+        who = self.someone("web")
+        return model.activity(self.c, who, self.clock, self.token)
 
     def mixed(self, batch_size: int) -> Any:
         """One body of the ``mixed`` blend (see :data:`MIXED_WEIGHTS`)."""

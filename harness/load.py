@@ -1,0 +1,136 @@
+"""Locust glue: the base user the locustfiles subclass.  The only harness module that imports locust
+(which monkey-patches the standard library with gevent when imported).
+
+Each request is taken ready-made from the seeded corpus (:mod:`harness.corpus`), sent with
+``FastHttpUser``, named in Locust's stats by scenario step (``batch posthog-node``, ``browser gzip-js``,
+...), checked with the contract suite's checks (:mod:`harness.checks`), and recorded in this process's
+delivery ledger (:mod:`harness.ledger`).  A failure's stable title goes to Locust (which groups errors by
+exact text); its detail and a curl command go to ``failures-<pid>.jsonl`` in the report directory, with
+the API key masked.
+
+Options (``locust ... --capture-seed 7``): ``--capture-seed``, ``--capture-api-key``,
+``--capture-report-dir``, ``--capture-corpus-dir``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from locust import FastHttpUser, events, task
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness import corpus
+from harness.checks import Case, Failure, Reply, curl, first_failure
+from harness.ledger import LedgerWriter
+from harness.traffic import DEFAULT_TOKEN
+from harness.validation import mask_token
+from harness.wire import WireRequest
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any) -> None:
+    group = parser.add_argument_group("capture-harness")
+    group.add_argument("--capture-seed", type=int, default=None, env_var="CAPTURE_HARNESS_SEED",
+                       help="corpus seed (default: random, so runs never resend old uuids)")
+    group.add_argument("--capture-api-key", default=DEFAULT_TOKEN, env_var="CAPTURE_HARNESS_API_KEY",
+                       help="project token put in the payloads")
+    group.add_argument("--capture-report-dir", default="capture-harness-report", env_var="CAPTURE_HARNESS_REPORT_DIR",
+                       help="where ledger and failure files go")
+    group.add_argument("--capture-corpus-dir", default=str(corpus.DEFAULT_CACHE_DIR),
+                       env_var="CAPTURE_HARNESS_CORPUS_DIR", help="where generated corpus chunks are cached")
+
+
+@dataclass
+class _ProcessState:
+    requests: Iterator[corpus.ReadyRequest]
+    ledger: LedgerWriter
+    failures: Any
+    api_key: str
+    base_url: str
+    report_dir: Path
+
+
+_states: dict[str, _ProcessState] = {}
+
+
+def _state(user: FastHttpUser, scenario: str) -> _ProcessState:
+    """This process's stream of ``scenario`` requests, ledger and failure file, made on first use."""
+    state = _states.get(scenario)
+    if state is None:
+        options = user.environment.parsed_options
+        runner = user.environment.runner
+        stream = runner.worker_index if isinstance(runner, WorkerRunner) else 0
+        seed = options.capture_seed if options.capture_seed is not None else int.from_bytes(os.urandom(4), "big")
+        report_dir = Path(options.capture_report_dir)
+        state = _ProcessState(
+            requests=corpus.stream_requests(scenario, seed, stream, options.capture_api_key,
+                                            Path(options.capture_corpus_dir), on_generate=_generating),
+            ledger=LedgerWriter(report_dir),
+            failures=(report_dir / f"failures-{os.getpid()}.jsonl").open("ab"),
+            api_key=options.capture_api_key, base_url=user.host or "", report_dir=report_dir,
+        )
+        _states[scenario] = state
+    return state
+
+
+def _generating(chunk: int) -> None:
+    logging.warning("capture-harness: corpus chunk %d was not pre-generated; generating it now, which stalls this "
+                    "process's users for ~0.1 s (the load generator, not the endpoint, is the bottleneck here)", chunk)
+
+
+@events.quitting.add_listener
+def _close(environment: Any, **kwargs: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        return
+    for state in _states.values():
+        state.ledger.close()
+        state.failures.close()
+
+
+class CaptureUser(FastHttpUser):
+    """Sends the ``scenario``'s corpus as fast as the endpoint answers (no think time)."""
+
+    abstract = True
+    scenario = "mixed"
+
+    @task
+    def send(self) -> None:
+        state = _state(self, self.scenario)
+        ready = next(state.requests)
+        with self.client.request(ready.method, ready.target, name=ready.name, data=ready.body,
+                                 headers=ready.headers, catch_response=True) as response:
+            status = response.status_code or 0
+            state.ledger.record(status, ready.uuids)
+            if status == 0:
+                response.failure("connection failed")
+                _write_failure(state, ready, Failure("connection failed", str(response.error)))
+                return
+            reply = Reply(status, response.content or b"",
+                          {"content-type": response.headers.get("content-type", "")})
+            case = Case(ready.name, _wire(ready), ready.expect_status, uuids=ready.uuids)
+            failure = first_failure(case, reply)
+            if failure is None:
+                response.success()
+            else:
+                response.failure(failure.title)
+                _write_failure(state, ready, failure)
+
+
+def _wire(ready: corpus.ReadyRequest) -> WireRequest:
+    return WireRequest(ready.method, ready.target, ready.headers, ready.body)
+
+
+def _write_failure(state: _ProcessState, ready: corpus.ReadyRequest, failure: Failure) -> None:
+    command = curl(_wire(ready), state.base_url, state.report_dir / "bodies")
+    record = {"time": time.time(), "name": ready.name, "title": failure.title, "detail": failure.detail,
+              "curl": command}
+    masked = orjson.dumps(record).replace(state.api_key.encode(), mask_token(state.api_key).encode())
+    state.failures.write(masked + b"\n")
+    state.failures.flush()

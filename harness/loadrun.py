@@ -1,0 +1,327 @@
+"""``capture-harness load``: one bounded, headless Locust run, its report, thresholds and delivery ledger.
+
+Locust runs as a subprocess (it monkey-patches the interpreter with gevent, and ``--processes`` forks),
+so this module never imports it.  Without a URL the reference endpoint is started as another subprocess,
+on its own core, with its store in the report directory.  Afterwards the module reads Locust's CSV stats,
+reconciles the ledgers with what the endpoint stored, checks the thresholds, writes ``summary.json`` and
+prints a summary.  Exit status: 0 all well, 1 a threshold broken or events lost, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from tqdm import tqdm
+
+from harness import corpus, ledger
+from harness.validation import mask_token
+
+PRODUCTION_SUFFIXES = ("posthog.com",)
+"""PostHog Cloud ingestion hosts (``us.i.posthog.com``, ``eu.i.posthog.com``, ...): refused by default."""
+
+MAX_DURATION_S = 24 * 3600
+"""No run is unbounded: the longest duration ``load`` accepts."""
+
+
+class UsageError(Exception):
+    """A setting the run cannot start with; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_p95_ms: float | None = None
+    max_p99_ms: float | None = None
+    max_error_rate: float | None = None
+    min_rps: float | None = None
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    url: str | None
+    api_key: str
+    scenario: str
+    users: int
+    spawn_rate: float
+    duration_s: int
+    processes: int
+    report_dir: Path
+    seed: int | None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    allow_production: bool = False
+    corpus_dir: Path = corpus.DEFAULT_CACHE_DIR
+
+
+def locustfile(scenario: str) -> Path:
+    """The locustfile of ``scenario``: beside the package in a checkout, inside it when installed."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "locustfiles", here.parent / "locustfiles"):
+        if (folder / f"{scenario}.py").is_file():
+            return folder / f"{scenario}.py"
+    raise UsageError(f"no locustfile for scenario {scenario!r} beside {here}; reinstall the package")
+
+
+def check_target(url: str, allow_production: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--url {url!r} is not an http(s) URL; e.g. --url http://127.0.0.1:8000")
+    host = parts.hostname.lower()
+    if not allow_production and any(host == s or host.endswith("." + s) for s in PRODUCTION_SUFFIXES):
+        raise UsageError(f"{host} is a PostHog Cloud host: load tests against production are refused; "
+                         "point --url at staging, or pass --allow-production if you really mean it")
+
+
+def run(options: LoadOptions) -> int:
+    """Run the load test; returns the exit status."""
+    if not 1 <= options.duration_s <= MAX_DURATION_S:
+        raise UsageError(f"-t must be between 1 s and {MAX_DURATION_S // 3600} h, got {options.duration_s} s")
+    if options.url:
+        check_target(options.url, options.allow_production)
+    report_dir = options.report_dir
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*report_dir.glob(ledger.LEDGER_GLOB), *report_dir.glob("failures-*.jsonl")]:
+        stale.unlink()
+    seed = options.seed if options.seed is not None else int.from_bytes(os.urandom(4), "big")
+    with _target(options) as url:
+        _pregenerate(options, seed)
+        started_ms = int(time.time() * 1000)
+        locust_status = _run_locust(options, url, seed)
+        stats = read_stats(report_dir / "locust_stats.csv")
+        failures = read_failures(report_dir / "locust_failures.csv")
+        delivery = ledger.reconcile(report_dir, _stored_uuids(url, options.api_key, started_ms))
+    summary = _summary(options, url, seed, stats, failures, delivery)
+    broken = _broken_thresholds(options.thresholds, stats, delivery)
+    if locust_status not in (0, 1):
+        broken.append(f"Locust exited with status {locust_status} (see {report_dir / 'locust.log'})")
+    summary["broken_thresholds"] = broken
+    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(render(summary))
+    return 1 if broken else 0
+
+
+# --- the target ---------------------------------------------------------------------------------------
+
+
+class _target:
+    """The endpoint under test: ``options.url``, or the reference endpoint started for the run."""
+
+    def __init__(self, options: LoadOptions) -> None:
+        self.options = options
+        self.process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> str:
+        if self.options.url:
+            return self.options.url.rstrip("/")
+        log = (self.options.report_dir / "server.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "serve", "--port", "0",
+             "--db", str(self.options.report_dir / "store.sqlite3")],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        match = re.search(r"http://\S+", line)
+        if not match:
+            self.__exit__()
+            raise UsageError(f"the reference endpoint did not start: {line!r} (see {log.name})")
+        print(f"started the reference endpoint at {match.group(0)}", file=sys.stderr)
+        return match.group(0)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+# --- Locust ---------------------------------------------------------------------------------------------
+
+
+PER_USER_RPS = 150
+"""Requests/s one Locust user without think time can send to a fast endpoint here (measured ~90)."""
+PER_PROCESS_RPS = 3000
+"""Requests/s one Locust process can send (FastHttpUser, measured ~2,500 per core)."""
+
+
+def chunks_needed(options: LoadOptions) -> int:
+    """Chunks each Locust process may use in the run: a generous bound, so tasks never wait for the
+    generator (if the endpoint is faster still, the workers generate the rest and say so)."""
+    processes = max(1, options.processes)
+    rate = min(options.users / processes * PER_USER_RPS, PER_PROCESS_RPS)
+    return math.ceil(rate * options.duration_s / corpus.CHUNK_SIZE) + 1
+
+
+def _pregenerate(options: LoadOptions, seed: int) -> None:
+    """Generate (or find in the cache) every chunk the run may need, on all cores, before the clock starts."""
+    jobs = [(options.scenario, seed, stream, chunk, options.api_key, options.corpus_dir)
+            for stream in range(max(1, options.processes)) for chunk in range(chunks_needed(options))
+            if not corpus.cached(options.scenario, seed, stream, chunk, options.api_key, options.corpus_dir)]
+    if not jobs:
+        return
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool, \
+            tqdm(total=len(jobs), unit="chunk", desc=f"preparing {len(jobs) * corpus.CHUNK_SIZE:,} requests",
+                 file=sys.stderr, leave=False) as progress:
+        for _ in pool.map(_make_chunk, jobs):
+            progress.update()
+
+
+def _make_chunk(job: tuple[str, int, int, int, str, Path]) -> None:
+    corpus.load_chunk(*job)
+
+
+def _run_locust(options: LoadOptions, url: str, seed: int) -> int:
+    report_dir = options.report_dir
+    command = [
+        sys.executable, "-m", "locust", "-f", str(locustfile(options.scenario)), "--headless",
+        "-u", str(options.users), "-r", str(options.spawn_rate), "-t", f"{options.duration_s}s",
+        "--host", url, "--csv", str(report_dir / "locust"), "--html", str(report_dir / "report.html"),
+        "--only-summary", "--stop-timeout", "10", "--exit-code-on-error", "1",
+        "--capture-seed", str(seed), "--capture-report-dir", str(report_dir),
+        "--capture-corpus-dir", str(options.corpus_dir),
+    ]
+    if options.processes > 1:
+        command += ["--processes", str(options.processes)]
+    environment = {**os.environ, "CAPTURE_HARNESS_API_KEY": options.api_key}  # not on a command line
+    print(f"load: scenario {options.scenario}, {options.users} users, {options.duration_s}s against {url} "
+          f"(seed {seed}, api key {mask_token(options.api_key)}); Locust output: {report_dir / 'locust.log'}",
+          file=sys.stderr)
+    with (report_dir / "locust.log").open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+        try:
+            return process.wait(timeout=options.duration_s + 120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return -9
+
+
+# --- reading the results ----------------------------------------------------------------------------------
+
+
+def read_stats(path: Path) -> list[dict[str, Any]]:
+    """Locust's per-name stats CSV as numbers (milliseconds, counts, rates)."""
+    rows = []
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            rows.append({
+                "name": row["Name"], "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
+                "rps": float(row["Requests/s"]), "p50": _ms(row["50%"]), "p95": _ms(row["95%"]),
+                "p99": _ms(row["99%"]), "max": _ms(row["Max Response Time"]),
+            })
+    return rows
+
+
+def _ms(value: str) -> float | None:
+    return None if value in ("", "N/A") else float(value)
+
+
+def read_failures(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return [{"name": row["Name"], "error": row["Error"], "occurrences": int(row["Occurrences"])}
+                for row in csv.DictReader(handle)]
+
+
+def _stored_uuids(url: str, api_key: str, since_ms: int) -> Iterator[str] | None:
+    """Every uuid the endpoint stored for this token since the run started, via ``/_harness/events``
+    (None when the target has no inspection API)."""
+    try:
+        urllib.request.urlopen(f"{url}/_harness/stats", timeout=10).read()
+    except (urllib.error.URLError, OSError):
+        return None
+
+    def pages() -> Iterator[str]:
+        after = 0
+        while True:
+            query = urlencode({"token": api_key, "since": since_ms, "after": after, "limit": 1000})
+            with urllib.request.urlopen(f"{url}/_harness/events?{query}", timeout=30) as reply:
+                page = json.loads(reply.read())
+            for event in page["events"]:
+                yield event["uuid"]
+            if page["next_after"] is None:
+                return
+            after = page["next_after"]
+
+    return pages()
+
+
+def _summary(options: LoadOptions, url: str, seed: int, stats: list[dict[str, Any]],
+             failures: list[dict[str, Any]], delivery: ledger.Reconciliation) -> dict[str, Any]:
+    total = next((row for row in stats if row["name"] == "Aggregated"), None)
+    requests = total["requests"] if total else 0
+    return {
+        "target": url, "scenario": options.scenario, "seed": seed, "api_key": mask_token(options.api_key),
+        "users": options.users, "processes": options.processes, "duration_s": options.duration_s,
+        "requests": requests, "failures": total["failures"] if total else 0,
+        "error_rate": (total["failures"] / requests) if total and requests else 0.0,
+        "rps": total["rps"] if total else 0.0, "events_per_s": delivery.sent / options.duration_s,
+        "latency_ms": {row["name"]: {k: row[k] for k in ("requests", "failures", "rps", "p50", "p95", "p99", "max")}
+                       for row in stats},
+        "errors": failures, "delivery": delivery.to_json(),
+        "report": {"html": str(options.report_dir / "report.html"), "csv": str(options.report_dir / "locust_stats.csv"),
+                   "failure_details": str(options.report_dir / "failures-*.jsonl")},
+    }
+
+
+def _broken_thresholds(thresholds: Thresholds, stats: list[dict[str, Any]],
+                       delivery: ledger.Reconciliation) -> list[str]:
+    total = next((row for row in stats if row["name"] == "Aggregated"), None)
+    if total is None or total["requests"] == 0:
+        return ["no request was sent (see locust.log)"]
+    broken = []
+    error_rate = total["failures"] / total["requests"]
+    limits = ((thresholds.max_p95_ms, total["p95"], "p95 latency", "ms", max),
+              (thresholds.max_p99_ms, total["p99"], "p99 latency", "ms", max),
+              (thresholds.max_error_rate, error_rate, "error rate", "", max),
+              (thresholds.min_rps, total["rps"], "requests/s", "", min))
+    for limit, actual, label, unit, kind in limits:
+        if limit is None or actual is None:
+            continue
+        if (kind is max and actual > limit) or (kind is min and actual < limit):
+            word = "above" if kind is max else "below"
+            broken.append(f"{label} {actual:.4g}{unit} is {word} the threshold {limit:g}{unit}")
+    if delivery.lost:
+        broken.append(f"{delivery.lost} acknowledged events were not stored (e.g. {', '.join(delivery.lost_examples[:3])})")
+    return broken
+
+
+def render(summary: dict[str, Any]) -> str:
+    """The terminal summary."""
+    lines = [f"\n{summary['scenario']} against {summary['target']}: {summary['requests']:,} requests in "
+             f"{summary['duration_s']}s, {summary['rps']:,.0f} req/s, {summary['events_per_s']:,.0f} events/s, "
+             f"error rate {summary['error_rate']:.2%}", "",
+             f"{'name':<26}{'reqs':>9}{'fails':>7}{'req/s':>9}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>8}  (ms)"]
+    for name, row in summary["latency_ms"].items():
+        cells = [f"{row[k]:>7.0f}" if row[k] is not None else f"{'-':>7}" for k in ("p50", "p95", "p99")]
+        lines.append(f"{name:<26}{row['requests']:>9,}{row['failures']:>7,}{row['rps']:>9,.0f}{''.join(cells)}"
+                     f"{row['max'] or 0:>8.0f}")
+    if summary["errors"]:
+        lines += ["", "errors:"] + [f"  {e['occurrences']:>7,}  {e['name']}: {e['error']}" for e in summary["errors"]]
+    d = summary["delivery"]
+    if d["checked"]:
+        lines += ["", f"delivery: {d['sent']:,} events sent, {d['acknowledged']:,} acknowledged, {d['stored']:,} "
+                      f"stored, {d['lost']:,} lost after acknowledgement, {d['duplicated']:,} duplicated, "
+                      f"{d['unexpected']:,} unexpected"]
+    else:
+        lines += ["", f"delivery: {d['sent']:,} events sent, {d['acknowledged']:,} acknowledged "
+                      "(not checked: the target has no /_harness/ inspection API)"]
+    broken = summary.get("broken_thresholds") or []
+    lines += ["", *(f"FAILED: {reason}" for reason in broken)] if broken else ["", "all thresholds met"]
+    lines.append(f"reports: {summary['report']['html']}, {Path(summary['report']['html']).parent / 'summary.json'}")
+    return "\n".join(lines)
