@@ -9,6 +9,7 @@ in flight), then the store checkpoints and closes.
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import sys
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from uvicorn.server import HANDLED_SIGNALS
 
 from harness.server.app import CaptureApp
 
@@ -58,6 +60,21 @@ class _AnnouncingServer(uvicorn.Server):
         await super().startup(sockets)
         if self.announce:
             print(f"capture-harness reference endpoint listening on {self.url}", flush=True)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, minus its re-raise of the signal after the graceful shutdown: that re-raise killed
+        the process inside ``run()``, so ``serve``'s cleanup (the store's WAL checkpoint) never ran and
+        SIGTERM exited -15.  Here a signal only stops the server; ``serve`` then returns normally."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 def serve(app: ASGIApp, host: str, port: int, *, cleanup: Callable[[], None] | None = None) -> None:

@@ -1,0 +1,227 @@
+"""Killing the reference endpoint loses no event it answered 200 for; stopping it cleanly leaves a tidy file.
+
+``capture-harness serve`` runs in a subprocess on 127.0.0.1 while a few client threads send batches of
+events with unique uuids over keep-alive connections, noting every uuid whose request was answered 200.
+
+- **SIGKILL mid-load**, twice on the same database file (the second server opens the file the first one
+  left behind): every acknowledged uuid is in the file afterwards, the file passes SQLite's integrity
+  check, nothing is stored that was not sent, and a batch in flight at the kill is stored whole or not at
+  all (one transaction per request).
+- **SIGTERM mid-load**: the process finishes the requests in flight and exits 0 within seconds, every
+  acknowledged uuid is stored, and the WAL has been checkpointed into the database (no ``-wal`` left, or
+  an empty one).
+
+Every subprocess is killed in a ``finally`` whatever happens to the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import re
+import selectors
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import pytest
+
+from harness.server.store import Store
+
+TOKEN = "phc_durability"
+CLIENTS = 4
+BATCH_SIZE = 20
+LOAD_S = 1.0  # per round; the kill lands while the clients are still sending
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+class ServeProcess:
+    """``python -m harness.cli serve --port 0 --db <file>`` in a subprocess, killed on exit whatever happened."""
+
+    def __init__(self, db: Path, log: Path) -> None:
+        self.log_path = log
+        self._log = log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)],
+            stdout=subprocess.PIPE, stderr=self._log, cwd=REPO)
+        try:
+            self.host, self.port = self._wait_for_address(timeout=30)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_for_address(self, timeout: float) -> tuple[str, int]:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        line = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while not line.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    raise AssertionError(f"serve printed no URL within {timeout} s; stderr: {self.stderr()}")
+                chunk = self.process.stdout.read1(256)  # type: ignore[attr-defined]
+                if not chunk:
+                    raise AssertionError(f"serve exited ({self.process.poll()}) before listening: {self.stderr()}")
+                line += chunk
+        found = re.search(rb"listening on http://(127\.0\.0\.1):(\d+)", line)
+        assert found, line
+        return found.group(1).decode(), int(found.group(2))
+
+    def stderr(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-2000:]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._log.close()
+
+
+@contextlib.contextmanager
+def serving(db: Path, log: Path) -> Iterator[ServeProcess]:
+    server = ServeProcess(db, log)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@dataclass
+class Client:
+    """One client thread's record: what it sent, what was acknowledged, and how it stopped."""
+
+    index: int
+    sent: set[str] = field(default_factory=set)
+    acknowledged: set[str] = field(default_factory=set)
+    in_flight: list[str] = field(default_factory=list)  # the batch without an answer when the thread stopped
+    refusals: list[tuple[int, bytes]] = field(default_factory=list)
+    error: BaseException | None = None
+    error_at: float = 0.0  # time.monotonic() of the error
+
+
+def load(host: str, port: int, client: Client, stopping: threading.Event) -> None:
+    """Send batches over one keep-alive connection until the server goes away (or ``stopping`` is set)."""
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    sequence = 0
+    try:
+        while not stopping.is_set():
+            uuids = [str(uuid.uuid4()) for _ in range(BATCH_SIZE)]
+            body = orjson.dumps({"api_key": TOKEN, "batch": [
+                {"event": "durability_probe", "distinct_id": f"client-{client.index}", "uuid": value,
+                 "properties": {"sequence": sequence}} for value in uuids]})
+            client.in_flight = uuids
+            client.sent.update(uuids)
+            try:
+                connection.request("POST", "/batch/", body, {"Content-Type": "application/json"})
+                reply = connection.getresponse()
+                answer = reply.read()
+            except (OSError, http.client.HTTPException) as error:  # the server died or stopped
+                client.error, client.error_at = error, time.monotonic()
+                return
+            client.in_flight = []
+            if reply.status == 200:
+                client.acknowledged.update(uuids)
+            else:
+                client.refusals.append((reply.status, answer[:200]))
+            sequence += 1
+    finally:
+        connection.close()
+
+
+def run_load_then(server: ServeProcess, stop_signal: signal.Signals) -> tuple[list[Client], float]:
+    """Load ``server`` for :data:`LOAD_S`, send it ``stop_signal`` while the clients keep sending, and
+    return the clients' records and how long the process took to exit after the signal.  No client may
+    fail before the signal."""
+    clients = [Client(index) for index in range(CLIENTS)]
+    stopping = threading.Event()
+    threads = [threading.Thread(target=load, args=(server.host, server.port, client, stopping),
+                                name=f"durability-client-{client.index}", daemon=True) for client in clients]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + LOAD_S
+        while time.monotonic() < deadline:
+            assert all(thread.is_alive() for thread in threads), [c.error for c in clients]
+            time.sleep(0.02)
+        assert sum(len(c.acknowledged) for c in clients) > 0, f"no request was acknowledged: {server.stderr()}"
+        signalled = time.monotonic()
+        server.process.send_signal(stop_signal)
+        server.process.wait(timeout=15)
+        exit_s = time.monotonic() - signalled
+    finally:
+        stopping.set()
+        for thread in threads:
+            thread.join(timeout=15)
+    assert not any(thread.is_alive() for thread in threads), "a client thread hung after the server stopped"
+    early = [c.error for c in clients if c.error is not None and c.error_at < signalled]
+    assert not early, f"requests failed before the signal: {early}"
+    return clients, exit_s
+
+
+def stored_uuids(db: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store = Store(db)
+    try:
+        return store.uuids()
+    finally:
+        store.close()
+
+
+def assert_nothing_acknowledged_is_lost(clients: list[Client], stored: set[str]) -> None:
+    acknowledged = set().union(*(c.acknowledged for c in clients))
+    sent = set().union(*(c.sent for c in clients))
+    lost = acknowledged - stored
+    assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged events are not stored, e.g. {sorted(lost)[:3]}"
+    assert stored <= sent, "the database holds events nobody sent"
+    for client in clients:
+        assert not client.refusals, client.refusals[:3]
+        in_flight = set(client.in_flight)
+        # one transaction per request: a batch without an answer is stored whole or not at all
+        assert not in_flight & stored or in_flight <= stored, f"client {client.index}: a batch was stored in part"
+        unanswered = (client.sent - client.acknowledged) & stored
+        assert unanswered <= in_flight, f"client {client.index}: stored events whose request was answered otherwise"
+
+
+def test_sigkill_mid_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
+    db, log = tmp_path / "events.sqlite3", tmp_path / "serve.log"
+    everyone: list[Client] = []
+    for round_ in range(2):  # the second server recovers the file the first one was killed over
+        before = stored_uuids(db) if db.exists() else set()
+        with serving(db, log) as server:
+            clients, _ = run_load_then(server, signal.SIGKILL)
+            assert server.process.returncode == -signal.SIGKILL
+        # the kill landed while the clients were sending: their current (or next) request failed
+        assert any(c.error is not None for c in clients), f"round {round_}: no client noticed the kill"
+        assert_nothing_acknowledged_is_lost(clients, stored_uuids(db) - before)
+        everyone.extend(clients)
+    assert_nothing_acknowledged_is_lost(everyone, stored_uuids(db))
+    assert sum(len(c.acknowledged) for c in everyone) >= 2 * BATCH_SIZE
+
+
+def test_sigterm_mid_load_exits_0_and_checkpoints_the_wal(tmp_path: Path) -> None:
+    db, log = tmp_path / "events.sqlite3", tmp_path / "serve.log"
+    with serving(db, log) as server:
+        clients, exit_s = run_load_then(server, signal.SIGTERM)
+        assert server.process.returncode == 0, server.stderr()
+    assert exit_s < 5, f"SIGTERM took {exit_s:.1f} s to stop the server"
+    wal = db.with_name(db.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, f"the WAL was not checkpointed ({wal.stat().st_size} bytes)"
+    assert db.stat().st_size > 4096, "the events never reached the database file"
+    stored = stored_uuids(db)
+    assert_nothing_acknowledged_is_lost(clients, stored)
+    assert len(stored) >= BATCH_SIZE
