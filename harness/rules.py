@@ -97,7 +97,7 @@ RULES: tuple[Rule, ...] = (
     _rejected("body-not-json", Stage.PARSE, 400, "§2.1, rule 8",
               "the decoded payload is not JSON"),
     _rejected("json-too-deep", Stage.PARSE, 400, "§8",
-              "JSON nested deeper than 128 levels, serde_json's recursion limit"),
+              "JSON nested deeper than 127 levels, beyond serde_json's recursion limit"),
     _rejected("body-not-json-container", Stage.PARSE, 400, "§2.2, rule 9",
               "the body must be a JSON array of events or a JSON object"),
     _rejected("string-lone-surrogate", Stage.PARSE, 400, "§8",

@@ -214,7 +214,8 @@ def strict_loads(data: bytes) -> Any:
         value = orjson.loads(b"[" * _DEPTH_PAD + data + b"]" * _DEPTH_PAD)
     except orjson.JSONDecodeError as error:
         if "depth" in str(error):
-            raise
+            raise orjson.JSONDecodeError(f"depth limit exceeded: nested deeper than {JSON_DEPTH_LIMIT} levels",
+                                         "", 0) from None
         return orjson.loads(data)  # raises again, with positions in the caller's text
     for _ in range(_DEPTH_PAD):
         value = value[0]
