@@ -27,14 +27,12 @@ CREATE TABLE IF NOT EXISTS events (
     {", ".join(f"{name} {'INTEGER' if name in ('historical_migration', 'is_cookieless_mode') else 'TEXT'}"
                for name in COLUMNS)}
 );
-CREATE INDEX IF NOT EXISTS events_uuid ON events (uuid);
-CREATE INDEX IF NOT EXISTS events_event ON events (event);
-CREATE INDEX IF NOT EXISTS events_distinct_id ON events (distinct_id);
-CREATE INDEX IF NOT EXISTS events_token ON events (token);
 """
 
 FILTERS = ("uuid", "event", "distinct_id", "token")
-"""Columns ``events`` can be filtered on by equality; ``since`` filters on the receive time."""
+"""Columns ``events`` can be filtered on by equality; ``since`` filters on the receive time.  Each
+column's index is built the first time a query filters on it: every index costs inserts about a
+third more, and a load run that never filters should not pay for them."""
 
 
 class Store:
@@ -49,6 +47,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(_SCHEMA)
+        self._indexed: set[str] = set()
         self._insert = (f"INSERT INTO events (received_ms, {', '.join(COLUMNS)}) "
                         f"VALUES (?, {', '.join('?' for _ in COLUMNS)})")
 
@@ -76,6 +75,7 @@ class Store:
         for name, value in equal.items():
             clauses.append(f"{name} = ?")
             params.append(value)
+            self._index(name)
         if since_ms is not None:
             clauses.append("received_ms >= ?")
             params.append(since_ms)
@@ -84,6 +84,12 @@ class Store:
         with self._lock:
             rows = self._db.execute(query, (*params, limit)).fetchall()
         return [_row(row) for row in rows]
+
+    def _index(self, column: str) -> None:
+        if column not in self._indexed:
+            with self._lock:
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS events_{column} ON events ({column})")
+            self._indexed.add(column)
 
     def count(self) -> int:
         with self._lock:
