@@ -12,9 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/capture-harness generate --kind mixed --count 200000 --seed 1 --out out/corpus.jsonl
-	$(VENV)/bin/capture-harness generate --invalid --count 64 --seed 1 --out out/invalid.jsonl
-	$(VENV)/bin/capture-harness validate out/corpus.jsonl
+	$(VENV)/bin/capture-harness load --report-dir out/load -t 20s
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -22,6 +20,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_generate.py
 	$(PY) benchmarks/bench_validate.py
+	$(PY) benchmarks/bench_server.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .capture-harness out
