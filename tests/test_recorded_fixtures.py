@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,9 +18,7 @@ import pytest
 import harness
 from harness.validation import PERFORMANCE_EVENT, events_of
 from harness.wire import FORM_CONTENT_TYPE, MalformedPayloadError, decode_payload
-
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-DUMP = FIXTURES / "posthog-requests-dump.jsonl"
+from tests.support import DUMP, FIXTURES, dump_records
 
 pytestmark = pytest.mark.skipif(not DUMP.is_file(), reason=f"shared fixtures not found at {FIXTURES}")
 
@@ -58,15 +55,7 @@ class Recorded:
 
 
 def recorded_requests() -> list[Recorded]:
-    if not DUMP.is_file():
-        return []
-    requests, section = [], ""
-    for number, line in enumerate(DUMP.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.startswith("#"):
-            section = line
-        elif line.strip():
-            requests.append(Recorded(number, section, json.loads(line)))
-    return requests
+    return [Recorded(number, section, record) for number, section, record in dump_records()]
 
 
 REQUESTS = recorded_requests()

@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import re
-import selectors
 import signal
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -35,69 +32,20 @@ import orjson
 import pytest
 
 from harness.server.store import Store
+from tests.support import ServeProcess
 
 TOKEN = "phc_durability"
 CLIENTS = 4
 BATCH_SIZE = 20
 LOAD_S = 1.0  # per round; the kill lands while the clients are still sending
-REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-class ServeProcess:
-    """``python -m harness.cli serve --port 0 --db <file>`` in a subprocess, killed on exit whatever happened."""
-
-    def __init__(self, db: Path, log: Path) -> None:
-        self.log_path = log
-        self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)],
-            stdout=subprocess.PIPE, stderr=self._log, cwd=REPO)
-        try:
-            self.host, self.port = self._wait_for_address(timeout=30)
-        except BaseException:
-            self.close()
-            raise
-
-    def _wait_for_address(self, timeout: float) -> tuple[str, int]:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            while not line.endswith(b"\n"):
-                left = deadline - time.monotonic()
-                if left <= 0 or not selector.select(left):
-                    raise AssertionError(f"serve printed no URL within {timeout} s; stderr: {self.stderr()}")
-                chunk = self.process.stdout.read1(256)  # type: ignore[attr-defined]
-                if not chunk:
-                    raise AssertionError(f"serve exited ({self.process.poll()}) before listening: {self.stderr()}")
-                line += chunk
-        found = re.search(rb"listening on http://(127\.0\.0\.1):(\d+)", line)
-        assert found, line
-        return found.group(1).decode(), int(found.group(2))
-
-    def stderr(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-2000:]
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._log.close()
-
-
 @contextlib.contextmanager
 def serving(db: Path, log: Path) -> Iterator[ServeProcess]:
-    server = ServeProcess(db, log)
-    try:
+    with ServeProcess(db, log) as server:
         yield server
-    finally:
-        server.close()
 
 
 @dataclass

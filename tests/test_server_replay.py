@@ -43,7 +43,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -53,9 +52,7 @@ from harness.server import CaptureApp, Store
 from harness.server.records import KNOWN_FIELDS
 from harness.server.runner import Running, running
 from harness.wire import FORM_CONTENT_TYPE
-
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-DUMP = FIXTURES / "posthog-requests-dump.jsonl"
+from tests.support import DUMP, FIXTURES, dump_records
 
 pytestmark = pytest.mark.skipif(not DUMP.is_file(), reason=f"shared fixtures not found at {FIXTURES}")
 
@@ -98,15 +95,7 @@ class Recorded:
 
 
 def recorded_requests() -> list[Recorded]:
-    if not DUMP.is_file():
-        return []
-    requests, section = [], ""
-    for number, line in enumerate(DUMP.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.startswith("#"):
-            section = line
-        elif line.strip():
-            requests.append(Recorded(number, section, json.loads(line)))
-    return requests
+    return [Recorded(number, section, record) for number, section, record in dump_records()]
 
 
 REQUESTS = recorded_requests()

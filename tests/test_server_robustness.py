@@ -21,11 +21,7 @@ import gzip
 import http.client
 import json
 import random
-import re
-import selectors
 import socket
-import subprocess
-import sys
 import time
 import uuid
 import zlib
@@ -45,10 +41,10 @@ from harness.server import CaptureApp, Store
 from harness.server.runner import Running, running
 from harness.traffic import BODY_KINDS
 from harness.wire import ENCODINGS, FORM_CONTENT_TYPE, V0_PATHS
+from tests.support import ServeProcess
 
 TOKEN = "phc_robustness"
 ENGAGE_PATHS = ("/engage", "/engage/")
-REPO = Path(__file__).resolve().parents[1]
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -494,61 +490,10 @@ def gzip_bomb() -> bytes:
     return b"".join(parts)
 
 
-class ServeProcess:
-    """``python -m harness.cli serve --port 0`` in a subprocess, killed on exit whatever happened."""
-
-    def __init__(self, db: Path, log: Path) -> None:
-        self.log_path = log
-        self._log = log.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)],
-            stdout=subprocess.PIPE, stderr=self._log, cwd=REPO)
-        self.url = self._wait_for_url(timeout=30)
-
-    def _wait_for_url(self, timeout: float) -> str:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            while not line.endswith(b"\n"):
-                left = deadline - time.monotonic()
-                if left <= 0 or not selector.select(left):
-                    raise AssertionError(f"serve printed no URL within {timeout} s; stderr: {self.stderr()}")
-                chunk = self.process.stdout.read1(256)  # type: ignore[attr-defined]
-                if not chunk:
-                    raise AssertionError(f"serve exited ({self.process.poll()}) before listening: {self.stderr()}")
-                line += chunk
-        found = re.search(rb"listening on (http://127\.0\.0\.1:\d+)", line)
-        assert found, line
-        return found.group(1).decode()
-
-    def stderr(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-2000:]
-
-    def peak_rss_kib(self) -> int:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-        assert found, status
-        return int(found.group(1))
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._log.close()
-
-
 @pytest.fixture
 def serve_process(tmp_path: Path) -> Iterator[ServeProcess]:
-    started = ServeProcess(tmp_path / "events.sqlite3", tmp_path / "serve.log")
-    try:
+    with ServeProcess(tmp_path / "events.sqlite3", tmp_path / "serve.log") as started:
         yield started
-    finally:
-        started.close()
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak RSS from /proc")
