@@ -1,0 +1,111 @@
+"""Delivery: what an endpoint acknowledged must be stored as it was sent, and what it refused must not.
+
+Only for endpoints that serve the reference server's inspection API (``GET /_harness/events?uuid=``);
+each record there is shaped like capture's Kafka message: ``uuid`` (canonical), ``distinct_id`` (as
+capture stringifies it), ``event`` and ``data`` (the event's JSON text, ``properties`` untouched).
+The expected distinct id comes from :func:`harness.server.records.distinct_id`, the project's one
+implementation of contract §4.2 (stringify, replace NUL, cut to 200 characters).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid as uuid_module
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from harness.checks import Case, Check, Failure, Reply
+from harness.contract.client import Client, NoAnswerError
+from harness.server.records import distinct_id as stored_distinct_id
+from harness.validation import PERFORMANCE_EVENT, events_of
+
+WAIT_S = 0.25
+"""How long an acknowledged event may take to show up (the reference commits before it answers; a
+proxy in front of a queue may lag a little)."""
+
+
+def kept_events(body: Any) -> list[dict[str, Any]]:
+    """The events of ``body`` capture must store: all but ``$performance_event`` (rule 11)."""
+    return [e for e in events_of(body) if isinstance(e, dict) and e.get("event") != PERFORMANCE_EVENT]
+
+
+def records_of(client: Client, event_uuid: str) -> list[dict[str, Any]]:
+    """The stored records of one uuid, from the inspection API."""
+    try:
+        status, document = client.get_json(f"/_harness/events?uuid={quote(event_uuid)}")
+    except NoAnswerError as error:
+        raise Failure("inspection API failed", f"GET /_harness/events?uuid={event_uuid}: {error}") from None
+    if status != 200 or not isinstance(document, dict):
+        raise Failure("inspection API failed", f"GET /_harness/events?uuid={event_uuid} answered {status}")
+    return list(document.get("events", []))
+
+
+def stored_as_sent(body: Any, client: Client, *, wait_s: float = WAIT_S) -> Check:
+    """A check: once acknowledged (2xx), every kept event of ``body`` (each with a uuid) is stored with the
+    uuid, distinct_id, event and properties that were sent."""
+    def check(case: Case, reply: Reply) -> None:
+        if not 200 <= reply.status < 300:
+            return
+        expected = {_canonical(e["uuid"]): e for e in kept_events(body)}
+        found = _poll(client, expected, wait_s)
+        missing = [u for u in expected if u not in found]
+        if missing:
+            raise Failure("acknowledged event not stored",
+                          f"{case.name}: {len(missing)} of {len(expected)} events acknowledged with {reply.status} "
+                          f"not found in /_harness/events (e.g. uuid {missing[0]})")
+        for event_uuid, event in expected.items():
+            _compare(case, event_uuid, event, found[event_uuid])
+    return check
+
+
+def none_stored(uuids: Sequence[str], client: Client, *, title: str = "partial batch stored",
+                why: str = "capture refuses the whole request when one event is invalid (rule 10)") -> Check:
+    """A check: none of the events ``uuids`` is stored, whatever the answer.  By default for a request
+    holding an invalid event; ``title`` and ``why`` name other reasons (``$performance_event``)."""
+    wanted = [_canonical(u) for u in uuids]
+
+    def check(case: Case, reply: Reply) -> None:
+        stored = [u for u in wanted if records_of(client, u)]
+        if stored:
+            raise Failure(title, f"{case.name}: answered {reply.status} and stored {len(stored)} of {len(wanted)} "
+                                 f"events that must not be (e.g. uuid {stored[0]}): {why}")
+    return check
+
+
+def _poll(client: Client, expected: dict[str, Any], wait_s: float) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + wait_s
+    while True:
+        for event_uuid in expected.keys() - found.keys():
+            records = records_of(client, event_uuid)
+            if records:
+                found[event_uuid] = records[-1]
+        if len(found) == len(expected) or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _compare(case: Case, event_uuid: str, sent: dict[str, Any], record: dict[str, Any]) -> None:
+    try:
+        data = orjson.loads(record.get("data") or b"null")
+    except orjson.JSONDecodeError:
+        data = None
+    stored_properties = data.get("properties") if isinstance(data, dict) else None
+    wanted = {"distinct_id": stored_distinct_id(sent), "event": sent["event"], "properties": sent.get("properties", {})}
+    got = {"distinct_id": record.get("distinct_id"), "event": record.get("event"), "properties": stored_properties}
+    differs = [name for name in wanted if wanted[name] != got[name]]
+    if differs:
+        detail = "; ".join(f"{name} stored {_short(got[name])}, sent {_short(wanted[name])}" for name in differs)
+        raise Failure("stored event differs from the one sent", f"{case.name}: event {event_uuid}: {detail}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 160 else text[:160] + "..."
+
+
+def _canonical(value: str) -> str:
+    return str(uuid_module.UUID(value))
