@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -20,6 +21,8 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from harness import documents, fixtures
+from harness.checks import Variant
+from harness.contract import PROFILE_NAMES
 from harness.rules import RULES, rule
 from harness.scenarios import SCENARIOS
 from harness.traffic import BODY_KINDS, DEFAULT_TOKEN
@@ -128,21 +131,53 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--url", help="capture endpoint base URL (default: start the reference endpoint)")
     load.add_argument("--api-key", default=DEFAULT_TOKEN, help="project token for the payloads")
     load.add_argument("--scenario", choices=SCENARIOS, default="mixed", help="traffic to send (default mixed)")
-    load.add_argument("-u", "--users", type=_positive_int, default=20, help="concurrent Locust users (default 20)")
-    load.add_argument("-r", "--spawn-rate", type=float, default=20.0, help="users started per second (default 20)")
+    load.add_argument("-u", "--users", type=_positive_int,
+                      help="concurrent Locust users (default 20; with --arrival-rate R: max(20, R/20))")
+    load.add_argument("-r", "--spawn-rate", type=float,
+                      help="users started per second (default 20; with --arrival-rate: all users in one second)")
     load.add_argument("-t", "--duration", type=_duration, default=20, help="run time, e.g. 30s, 5m, 1h (default 20s)")
     load.add_argument("--processes", type=_positive_int, default=1,
                       help="Locust worker processes on this machine (Locust's --processes)")
     load.add_argument("--report-dir", type=Path, default=Path("capture-harness-report"),
                       help="where reports go (default ./capture-harness-report)")
     load.add_argument("--seed", type=int, help="corpus seed, to replay a run exactly (default: random)")
-    load.add_argument("--max-p95", type=float, metavar="MS", help="fail when the overall p95 latency is above MS")
-    load.add_argument("--max-p99", type=float, metavar="MS", help="fail when the overall p99 latency is above MS")
+    load.add_argument("--arrival-rate", type=_positive_float, metavar="R",
+                      help="open model: R requests/s in total on a plan, latency measured from each request's "
+                           "intended send time (default: closed loop, each user sends when answered)")
+    load.add_argument("--ramp", type=_non_negative_float, default=0.0, metavar="SECONDS",
+                      help="open model: ramp the rate linearly from 0 to R over this many seconds")
+    load.add_argument("--max-p95", type=float, metavar="MS",
+                      help="fail when the overall p95 latency is above MS (open model: the corrected latency)")
+    load.add_argument("--max-p99", type=float, metavar="MS",
+                      help="fail when the overall p99 latency is above MS (open model: the corrected latency)")
     load.add_argument("--max-error-rate", type=float, metavar="R", help="fail when more than this fraction failed")
     load.add_argument("--min-rps", type=float, metavar="N", help="fail below N requests/s")
     load.add_argument("--allow-production", action="store_true",
                       help="allow PostHog Cloud hosts (*.posthog.com) as the target")
     load.set_defaults(run=_load)
+
+    contract = commands.add_parser(
+        "contract", help="run the contract suite (pytest) against a capture endpoint and print a summary per category",
+        description="Run the contract suite, `pytest --pyargs harness.contract`, against --url, or against the "
+                    "reference endpoint started for the run. Every check names the rule, the expected and actual "
+                    "answer and a curl command that reproduces it; a summary per category (acceptance, rejection, "
+                    "edge_cases, properties, responses, limits, delivery) ends the run. Arguments after -- go to "
+                    "pytest, e.g. -- -m rejection -x --junitxml=contract.xml. Exit status: 2 for a refused URL "
+                    "(nothing is sent), otherwise pytest's: 0 all passed, 1 a check failed, 4 usage errors such as "
+                    "an unreachable URL.",
+    )
+    contract.add_argument("--url", help="capture endpoint base URL (default: start the reference endpoint)")
+    contract.add_argument("--api-key", default=DEFAULT_TOKEN,
+                          help="project API key for the payloads (default: a placeholder phc_ token); never printed "
+                               "in full")
+    contract.add_argument("--variant", choices=[v.value for v in Variant], default=Variant.MAIN.value,
+                          help="capture revision whose answers count as conformant (default main)")
+    contract.add_argument("--profile", choices=PROFILE_NAMES, default=PROFILE_NAMES[0],
+                          help="Hypothesis profile for the property tests (default quick)")
+    contract.add_argument("--allow-production", action="store_true",
+                          help="allow PostHog Cloud hosts (*.posthog.com) as the target")
+    contract.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="extra arguments for pytest")
+    contract.set_defaults(run=_contract)
 
     listing = commands.add_parser(
         "rules", help="list the contract rules: name, status capture answers, contract section",
@@ -160,6 +195,23 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be above 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more, got {text}")
     return value
 
 
@@ -329,19 +381,48 @@ def _duration(text: str) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from harness import loadrun
+    from harness import arrivals, loadrun
 
+    if args.ramp and not args.arrival_rate:
+        print("capture-harness load: --ramp needs --arrival-rate (it ramps the open model's rate)", file=sys.stderr)
+        return EXIT_USAGE
+    users = args.users or (arrivals.default_users(args.arrival_rate) if args.arrival_rate else 20)
+    spawn_rate = args.spawn_rate or (float(users) if args.arrival_rate else 20.0)
     options = loadrun.LoadOptions(
-        url=args.url, api_key=args.api_key, scenario=args.scenario, users=args.users, spawn_rate=args.spawn_rate,
+        url=args.url, api_key=args.api_key, scenario=args.scenario, users=users, spawn_rate=spawn_rate,
         duration_s=args.duration, processes=args.processes, report_dir=args.report_dir, seed=args.seed,
         thresholds=loadrun.Thresholds(args.max_p95, args.max_p99, args.max_error_rate, args.min_rps),
-        allow_production=args.allow_production,
+        allow_production=args.allow_production, arrival_rate=args.arrival_rate, ramp_s=args.ramp,
     )
     try:
         return loadrun.run(options)
     except loadrun.UsageError as error:
         print(f"capture-harness load: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _contract(args: argparse.Namespace) -> int:
+    import pytest  # only the contract command needs pytest
+
+    from harness.contract.target import TargetError, check_url
+
+    if args.url is not None:
+        try:
+            check_url(args.url, allow_production=args.allow_production)
+        except TargetError as error:  # refused before anything is sent
+            print(f"capture-harness contract: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    argv = ["--pyargs", "harness.contract", "-p", "no:cacheprovider", f"--capture-api-key={args.api_key}",
+            f"--capture-variant={args.variant}", f"--capture-profile={args.profile}",
+            # this process imported Hypothesis (the generators) before pytest could rewrite its plugin's asserts
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    if args.url is not None:
+        argv.append(f"--capture-url={args.url}")
+    if args.allow_production:
+        argv.append("--capture-allow-production")
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):  # the pytest11 entry point is not loaded then
+        argv += ["-p", "harness.pytest_plugin"]
+    return int(pytest.main([*argv, *args.pytest_args]))
 
 
 def _rules(args: argparse.Namespace) -> int:

@@ -6,10 +6,17 @@ Each request is taken ready-made from the seeded corpus (:mod:`harness.corpus`),
 ...), checked with the contract suite's checks (:mod:`harness.checks`), and recorded in this process's
 delivery ledger (:mod:`harness.ledger`).  A failure's stable title goes to Locust (which groups errors by
 exact text); its detail and a curl command go to ``failures-<pid>.jsonl`` in the report directory, with
-the API key masked.
+the API key masked.  A body too long or not printable for the curl command goes to a file beside the corpus
+cache (``<corpus dir>/failed-bodies/``), not into the report directory: bodies hold the API key in full, and
+the report directory is meant to be shared.
+
+When the run ends, the process that owns the run's stats (the master, or the only process) writes them to
+``locust-final.json`` in the report directory (:data:`FINAL_STATS`): Locust's ``--csv`` files are
+snapshots taken every second, so they miss the run's last moments.
 
 Options (``locust ... --capture-seed 7``): ``--capture-seed``, ``--capture-api-key``,
-``--capture-report-dir``, ``--capture-corpus-dir``.
+``--capture-report-dir``, ``--capture-corpus-dir``; the open model's ``--capture-arrival-rate`` and
+``--capture-ramp`` (:mod:`harness.openmodel`).
 """
 
 from __future__ import annotations
@@ -24,9 +31,10 @@ from typing import Any
 
 import orjson
 from locust import FastHttpUser, events, task
+from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness import corpus
+from harness import corpus, openmodel
 from harness.checks import Case, Failure, Reply, curl, first_failure
 from harness.ledger import LedgerWriter
 from harness.traffic import DEFAULT_TOKEN
@@ -47,6 +55,51 @@ def _add_options(parser: Any) -> None:
                        env_var="CAPTURE_HARNESS_CORPUS_DIR", help="where generated corpus chunks are cached")
 
 
+FINAL_STATS = "locust-final.json"
+"""The run's final stats, per request name and aggregated, and its errors (read by ``capture-harness load``)."""
+
+PERCENTILES = (0.5, 0.95, 0.99)
+
+_environment: list[Environment] = []
+
+
+@events.init.add_listener
+def _remember(environment: Environment, **kwargs: Any) -> None:
+    _environment[:] = [environment]
+
+
+@events.quit.add_listener
+def _write_final_stats(**kwargs: Any) -> None:
+    """Fired after the runner has stopped (and, on a master, after the workers' last reports)."""
+    if not _environment:
+        return
+    environment = _environment[0]
+    runner = environment.runner
+    if runner is None or isinstance(runner, WorkerRunner) or environment.parsed_options is None:
+        return
+    stats = runner.stats
+    entries = sorted(stats.entries.values(), key=lambda entry: (entry.name, entry.method or ""))
+    final = {
+        "entries": [_entry(entry, entry.name) for entry in entries if entry.num_requests or entry.num_failures],
+        "aggregated": _entry(stats.total, "Aggregated"),
+        "errors": [error.to_dict() for error in stats.errors.values()],
+    }
+    report_dir = Path(environment.parsed_options.capture_report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / FINAL_STATS).write_bytes(orjson.dumps(final, option=orjson.OPT_INDENT_2))
+
+
+def _entry(entry: Any, name: str) -> dict[str, Any]:
+    answered = entry.num_requests - entry.num_none_requests
+    return {
+        "name": name, "method": entry.method, "requests": entry.num_requests, "failures": entry.num_failures,
+        "rps": entry.total_rps,
+        **{f"p{round(p * 100)}": (float(entry.get_response_time_percentile(p)) if answered else None)
+           for p in PERCENTILES},
+        "max": float(entry.max_response_time) if answered else None,
+    }
+
+
 @dataclass
 class _ProcessState:
     requests: Iterator[corpus.ReadyRequest]
@@ -54,7 +107,7 @@ class _ProcessState:
     failures: Any
     api_key: str
     base_url: str
-    report_dir: Path
+    bodies_dir: Path
 
 
 _states: dict[str, _ProcessState] = {}
@@ -74,7 +127,8 @@ def _state(user: FastHttpUser, scenario: str) -> _ProcessState:
                                             Path(options.capture_corpus_dir), on_generate=_generating),
             ledger=LedgerWriter(report_dir),
             failures=(report_dir / f"failures-{os.getpid()}.jsonl").open("ab"),
-            api_key=options.capture_api_key, base_url=user.host or "", report_dir=report_dir,
+            api_key=options.capture_api_key, base_url=user.host or "",
+            bodies_dir=Path(options.capture_corpus_dir).resolve() / "failed-bodies",
         )
         _states[scenario] = state
     return state
@@ -95,17 +149,25 @@ def _close(environment: Any, **kwargs: Any) -> None:
 
 
 class CaptureUser(FastHttpUser):
-    """Sends the ``scenario``'s corpus as fast as the endpoint answers (no think time)."""
+    """Sends the ``scenario``'s corpus as fast as the endpoint answers (no think time), or, with
+    ``--capture-arrival-rate``, on the open model's plan (:mod:`harness.openmodel`)."""
 
     abstract = True
     scenario = "mixed"
+    wait_time = openmodel.wait_time
+
+    def on_start(self) -> None:
+        openmodel.on_start(self)
 
     @task
     def send(self) -> None:
         state = _state(self, self.scenario)
+        due = openmodel.due(self)
         ready = next(state.requests)
+        sent = time.perf_counter()
         with self.client.request(ready.method, ready.target, name=ready.name, data=ready.body,
                                  headers=ready.headers, catch_response=True) as response:
+            openmodel.record(ready.name, due, sent)
             status = response.status_code or 0
             state.ledger.record(status, ready.uuids)
             if status == 0:
@@ -128,7 +190,7 @@ def _wire(ready: corpus.ReadyRequest) -> WireRequest:
 
 
 def _write_failure(state: _ProcessState, ready: corpus.ReadyRequest, failure: Failure) -> None:
-    command = curl(_wire(ready), state.base_url, state.report_dir / "bodies")
+    command = curl(_wire(ready), state.base_url, state.bodies_dir)
     record = {"time": time.time(), "name": ready.name, "title": failure.title, "detail": failure.detail,
               "curl": command}
     masked = orjson.dumps(record).replace(state.api_key.encode(), mask_token(state.api_key).encode())

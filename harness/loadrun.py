@@ -2,7 +2,12 @@
 
 Locust runs as a subprocess (it monkey-patches the interpreter with gevent, and ``--processes`` forks),
 so this module never imports it.  Without a URL the reference endpoint is started as another subprocess,
-on its own core, with its store in the report directory.  Afterwards the module reads Locust's CSV stats,
+with its store in a temporary directory removed after the run.
+
+The report directory never holds the API key in full, so it can be shared (a CI artifact): the key-bearing
+data, the corpus cache and the bodies of failed requests, live under the corpus directory
+(``.capture-harness/corpus``), and a report directory that would contain it is refused, as is the
+embedded endpoint's store.  Afterwards the module reads Locust's CSV stats,
 reconciles the ledgers with what the endpoint stored, checks the thresholds, writes ``summary.json`` and
 prints a summary.  Exit status: 0 all well, 1 a threshold broken or events lost, 2 usage errors.
 """
@@ -17,6 +22,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +35,7 @@ from urllib.parse import urlencode, urlsplit
 
 from tqdm import tqdm
 
-from harness import corpus, ledger
+from harness import corpus, latency, ledger
 from harness.validation import mask_token
 
 PRODUCTION_SUFFIXES = ("posthog.com",)
@@ -65,6 +71,9 @@ class LoadOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     allow_production: bool = False
     corpus_dir: Path = corpus.DEFAULT_CACHE_DIR
+    arrival_rate: float | None = None
+    """Open model: requests/s in total, on a plan (:mod:`harness.openmodel`); None for the closed loop."""
+    ramp_s: float = 0.0
 
 
 def locustfile(scenario: str) -> Path:
@@ -93,19 +102,29 @@ def run(options: LoadOptions) -> int:
     if options.url:
         check_target(options.url, options.allow_production)
     report_dir = options.report_dir
+    if options.corpus_dir.resolve().is_relative_to(report_dir.resolve()):
+        raise UsageError(f"--report-dir {report_dir} would contain the corpus cache {options.corpus_dir}, whose "
+                         "payloads hold the API key: choose a report directory of its own, e.g. "
+                         "--report-dir capture-harness-report")
     report_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*report_dir.glob(ledger.LEDGER_GLOB), *report_dir.glob("failures-*.jsonl")]:
+    for stale in [*report_dir.glob(ledger.LEDGER_GLOB), *report_dir.glob("failures-*.jsonl"),
+                  *report_dir.glob(FINAL_STATS), *report_dir.glob("latency.*")]:
         stale.unlink()
     seed = options.seed if options.seed is not None else int.from_bytes(os.urandom(4), "big")
     with _target(options) as url:
         _pregenerate(options, seed)
         started_ms = int(time.time() * 1000)
         locust_status = _run_locust(options, url, seed)
-        stats = read_stats(report_dir / "locust_stats.csv")
-        failures = read_failures(report_dir / "locust_failures.csv")
+        stats, failures = read_results(report_dir)
         delivery = ledger.reconcile(report_dir, _stored_uuids(url, options.api_key, started_ms))
     summary = _summary(options, url, seed, stats, failures, delivery)
-    broken = _broken_thresholds(options.thresholds, stats, delivery)
+    hdr = latency.read_report(report_dir) if options.arrival_rate else None
+    if hdr is not None:  # open model: thresholds apply to the corrected latency
+        summary.update(open_model=hdr["plan"], latency_hdr_ms=hdr["latency_ms"])
+        summary["report"].update(hlog=hdr["files"]["hlog"], plot=hdr["files"]["plot"])
+    broken = _broken_thresholds(options.thresholds, latency.corrected_stats(stats, hdr), delivery)
+    if options.arrival_rate and hdr is None:
+        broken.append(f"the open model's latency report {report_dir / latency.REPORT} is missing (see locust.log)")
     if locust_status not in (0, 1):
         broken.append(f"Locust exited with status {locust_status} (see {report_dir / 'locust.log'})")
     summary["broken_thresholds"] = broken
@@ -123,14 +142,16 @@ class _target:
     def __init__(self, options: LoadOptions) -> None:
         self.options = options
         self.process: subprocess.Popen[str] | None = None
+        self.store_dir: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> str:
         if self.options.url:
             return self.options.url.rstrip("/")
         log = (self.options.report_dir / "server.log").open("w")
+        self.store_dir = tempfile.TemporaryDirectory(prefix="capture-harness-store-")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "harness.cli", "serve", "--port", "0",
-             "--db", str(self.options.report_dir / "store.sqlite3")],
+             "--db", str(Path(self.store_dir.name) / "store.sqlite3")],
             stdout=subprocess.PIPE, stderr=log, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -148,29 +169,44 @@ class _target:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
+            self.process = None
+        if self.store_dir is not None:
+            self.store_dir.cleanup()
+            self.store_dir = None
 
 
 # --- Locust ---------------------------------------------------------------------------------------------
 
 
-PER_USER_RPS = 150
-"""Requests/s one Locust user without think time can send to a fast endpoint here (measured ~90)."""
-PER_PROCESS_RPS = 3000
-"""Requests/s one Locust process can send (FastHttpUser, measured ~2,500 per core)."""
+PER_USER_RPS = 3000
+"""Requests/s one Locust user without think time can send to a fast endpoint (measured 1,900-2,600 against
+the reference endpoint on this machine)."""
+PER_PROCESS_RPS = 10_000
+"""Requests/s one Locust process can send (FastHttpUser; measured up to 8,500 with single events)."""
+PER_PROCESS_EVENTS = 50_000
+"""Events/s one Locust process can make an endpoint take (the reference endpoint stores about 45,000 a
+second on one core: batches are bound by that, not by the request rate)."""
 
 
-def chunks_needed(options: LoadOptions) -> int:
+def chunks_needed(options: LoadOptions, events_per_request: float = 1.0) -> int:
     """Chunks each Locust process may use in the run: a generous bound, so tasks never wait for the
     generator (if the endpoint is faster still, the workers generate the rest and say so)."""
     processes = max(1, options.processes)
-    rate = min(options.users / processes * PER_USER_RPS, PER_PROCESS_RPS)
+    rate = min(options.users / processes * PER_USER_RPS, PER_PROCESS_RPS,
+               PER_PROCESS_EVENTS / max(1.0, events_per_request))
+    if options.arrival_rate:  # the open model sends exactly its plan
+        rate = options.arrival_rate / processes
     return math.ceil(rate * options.duration_s / corpus.CHUNK_SIZE) + 1
 
 
 def _pregenerate(options: LoadOptions, seed: int) -> None:
     """Generate (or find in the cache) every chunk the run may need, on all cores, before the clock starts."""
+    first = corpus.load_chunk(options.scenario, seed, 0, 0, options.api_key, options.corpus_dir)
+    events_per_request = sum(len(request.uuids) for request in first) / len(first)
     jobs = [(options.scenario, seed, stream, chunk, options.api_key, options.corpus_dir)
-            for stream in range(max(1, options.processes)) for chunk in range(chunks_needed(options))
+            for stream in range(max(1, options.processes))
+            for chunk in range(chunks_needed(options, events_per_request))
             if not corpus.cached(options.scenario, seed, stream, chunk, options.api_key, options.corpus_dir)]
     if not jobs:
         return
@@ -197,8 +233,11 @@ def _run_locust(options: LoadOptions, url: str, seed: int) -> int:
     ]
     if options.processes > 1:
         command += ["--processes", str(options.processes)]
+    if options.arrival_rate:
+        command += ["--capture-arrival-rate", str(options.arrival_rate), "--capture-ramp", str(options.ramp_s)]
     environment = {**os.environ, "CAPTURE_HARNESS_API_KEY": options.api_key}  # not on a command line
-    print(f"load: scenario {options.scenario}, {options.users} users, {options.duration_s}s against {url} "
+    model = f", open model {options.arrival_rate:g} req/s" if options.arrival_rate else ""
+    print(f"load: scenario {options.scenario}, {options.users} users{model}, {options.duration_s}s against {url} "
           f"(seed {seed}, api key {mask_token(options.api_key)}); Locust output: {report_dir / 'locust.log'}",
           file=sys.stderr)
     with (report_dir / "locust.log").open("w") as log:
@@ -211,6 +250,27 @@ def _run_locust(options: LoadOptions, url: str, seed: int) -> int:
 
 
 # --- reading the results ----------------------------------------------------------------------------------
+
+
+FINAL_STATS = "locust-final.json"
+"""Written by :mod:`harness.load` when Locust quits (``harness.load.FINAL_STATS``; not imported: it imports
+locust)."""
+
+
+def read_results(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The run's stats rows (the last one ``Aggregated``) and errors.
+
+    From the final stats :mod:`harness.load` writes when Locust quits; Locust's own ``--csv`` files are
+    rewritten once a second (and flushed every few), so they can miss the run's last second: the fallback
+    only when Locust died before quitting."""
+    final = report_dir / FINAL_STATS
+    if final.is_file():
+        data = json.loads(final.read_text())
+        stats = [{k: row[k] for k in ("name", "requests", "failures", "rps", "p50", "p95", "p99", "max")}
+                 for row in [*data["entries"], data["aggregated"]]]
+        failures = [{"name": e["name"], "error": e["error"], "occurrences": e["occurrences"]} for e in data["errors"]]
+        return stats, failures
+    return read_stats(report_dir / "locust_stats.csv"), read_failures(report_dir / "locust_failures.csv")
 
 
 def read_stats(path: Path) -> list[dict[str, Any]]:
@@ -270,7 +330,8 @@ def _summary(options: LoadOptions, url: str, seed: int, stats: list[dict[str, An
         "users": options.users, "processes": options.processes, "duration_s": options.duration_s,
         "requests": requests, "failures": total["failures"] if total else 0,
         "error_rate": (total["failures"] / requests) if total and requests else 0.0,
-        "rps": total["rps"] if total else 0.0, "events_per_s": delivery.sent / options.duration_s,
+        "rps": total["rps"] if total else 0.0,
+        "events_per_s": (delivery.sent * total["rps"] / requests) if total and requests else 0.0,
         "latency_ms": {row["name"]: {k: row[k] for k in ("requests", "failures", "rps", "p50", "p95", "p99", "max")}
                        for row in stats},
         "errors": failures, "delivery": delivery.to_json(),
@@ -286,8 +347,9 @@ def _broken_thresholds(thresholds: Thresholds, stats: list[dict[str, Any]],
         return ["no request was sent (see locust.log)"]
     broken = []
     error_rate = total["failures"] / total["requests"]
-    limits = ((thresholds.max_p95_ms, total["p95"], "p95 latency", "ms", max),
-              (thresholds.max_p99_ms, total["p99"], "p99 latency", "ms", max),
+    which = "corrected " if total.get("corrected") else ""
+    limits = ((thresholds.max_p95_ms, total["p95"], f"{which}p95 latency", "ms", max),
+              (thresholds.max_p99_ms, total["p99"], f"{which}p99 latency", "ms", max),
               (thresholds.max_error_rate, error_rate, "error rate", "", max),
               (thresholds.min_rps, total["rps"], "requests/s", "", min))
     for limit, actual, label, unit, kind in limits:
@@ -322,6 +384,8 @@ def render(summary: dict[str, Any]) -> str:
         lines += ["", f"delivery: {d['sent']:,} events sent, {d['acknowledged']:,} acknowledged "
                       "(not checked: the target has no /_harness/ inspection API)"]
     broken = summary.get("broken_thresholds") or []
+    if summary.get("open_model"):
+        lines += ["", *latency.render({"plan": summary["open_model"], "latency_ms": summary["latency_hdr_ms"]})]
     lines += ["", *(f"FAILED: {reason}" for reason in broken)] if broken else ["", "all thresholds met"]
     lines.append(f"reports: {summary['report']['html']}, {Path(summary['report']['html']).parent / 'summary.json'}")
     return "\n".join(lines)

@@ -1,0 +1,356 @@
+"""Latency in HdrHistograms: corrected (from the intended send time) and uncorrected (service time).
+
+Each request is recorded twice, in microseconds (1 µs .. 1 hour, 3 significant digits), per request name:
+
+- **corrected**: from the time the open-model plan said it should be sent until its answer arrived, so a
+  stall that delays later sends shows up in their latency (no coordinated omission);
+- **uncorrected**: from the actual send until the answer (the service time Locust reports, unrounded).
+
+Planned sends that were missed (more than :data:`harness.arrivals.MAX_LAG_S` late, never sent) are
+recorded in the corrected histogram of the row :data:`MISSED` at their lag when they were given up, a lower
+bound of the latency they would have had; the total row (:data:`TOTAL`) is the sum of every row, so its
+corrected percentiles include them.
+
+Each Locust process records into a :class:`Recorder`; :meth:`Recorder.take` encodes the interval's
+histograms (HdrHistogram's compressed base64 format) and starts a new interval.  A :class:`Collector`
+(at the Locust master, or in the only process) decodes and adds them, losslessly, and writes every interval
+to an HdrHistogram log.  At the end :func:`write_report` writes ``latency.json`` (percentiles, plan counts,
+the merged histograms encoded) and a percentile plot ``latency.svg``; ``capture-harness load`` reads them
+back with :func:`read_report`.  No locust import here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogWriter
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_DIGITS = 3
+KINDS = ("corrected", "uncorrected")
+TOTAL = "Aggregated"
+"""The total row's name (Locust's own name for it)."""
+MISSED = "(missed sends)"
+"""The row of planned sends that were never sent: corrected only, at their lag when given up."""
+PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
+HLOG = "latency.hlog"
+REPORT = "latency.json"
+PLOT = "latency.svg"
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def record_seconds(histogram: HdrHistogram, seconds: float) -> None:
+    """Record ``seconds`` in microseconds, clamped into the histogram's range (never silently lost)."""
+    histogram.record_value(min(HIGHEST_US, max(0, round(seconds * 1_000_000))))
+
+
+def encode(histogram: HdrHistogram) -> str:
+    return histogram.encode().decode("ascii")
+
+
+def decode(blob: str) -> HdrHistogram:
+    return HdrHistogram.decode(blob.encode("ascii") if isinstance(blob, str) else blob)
+
+
+def merge(into: HdrHistogram | None, other: HdrHistogram) -> HdrHistogram:
+    """``into`` plus ``other`` (a new histogram when ``into`` is None).  Lossless: counts are added index by
+    index.  (hdrh's ``add`` into an empty histogram would set its minimum to 0, so an empty start copies.)"""
+    if other.get_total_count() == 0:
+        return into if into is not None else new_histogram()
+    if into is None or into.get_total_count() == 0:
+        into = HdrHistogram.decode(other.encode())
+        return into
+    into.add(other)
+    return into
+
+
+# --- recording, in each Locust process ----------------------------------------------------------------
+
+
+class Recorder:
+    """This process's histograms for the current interval, by request name."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, HdrHistogram]] = {}
+        self._interval_start = time.time()
+
+    def _row(self, name: str) -> dict[str, HdrHistogram]:
+        row = self._rows.get(name)
+        if row is None:
+            row = self._rows[name] = {kind: new_histogram() for kind in KINDS}
+        return row
+
+    def record(self, name: str, corrected_s: float, uncorrected_s: float) -> None:
+        row = self._row(name)
+        record_seconds(row["corrected"], corrected_s)
+        record_seconds(row["uncorrected"], uncorrected_s)
+
+    def record_missed(self, lags_s: Iterable[float]) -> None:
+        histogram = self._row(MISSED)["corrected"]
+        for lag in lags_s:
+            record_seconds(histogram, lag)
+
+    def take(self) -> dict[str, Any]:
+        """The interval so far, encoded (empty histograms left out), and a fresh interval."""
+        now = time.time()
+        interval = {"start_ms": int(self._interval_start * 1000), "end_ms": int(now * 1000),
+                    "histograms": {name: {kind: encode(h) for kind, h in row.items() if h.get_total_count()}
+                                   for name, row in self._rows.items()}}
+        self._rows = {}
+        self._interval_start = now
+        return interval
+
+
+# --- merging, at the master -----------------------------------------------------------------------------
+
+
+class Collector:
+    """Adds the intervals of every process into one histogram per row and kind; logs each interval."""
+
+    def __init__(self, hlog: IO[str] | None = None, started_ms: int | None = None) -> None:
+        self.rows: dict[str, dict[str, HdrHistogram]] = {}
+        self._log = None
+        if hlog is not None:
+            started_ms = started_ms if started_ms is not None else int(time.time() * 1000)
+            self._log = HistogramLogWriter(hlog)
+            self._log.output_log_format_version()
+            self._log.output_comment("[capture-harness latency in microseconds. Untagged: corrected latency "
+                                     "(from the intended send time), all requests; Tag=uncorrected: service time; "
+                                     "Tag=corrected:NAME / Tag=uncorrected:NAME: per request name. Intervals are "
+                                     "as each Locust process reported them, so they may overlap.]")
+            # HistogramLogWriter.output_start_time is broken in hdrh 0.10 (datetime.iso_format); same line by hand
+            stamp = datetime.datetime.fromtimestamp(started_ms / 1000, datetime.UTC).isoformat(" ")
+            self._log.output_comment(f"[StartTime: {started_ms / 1000:.3f} (seconds since epoch), {stamp}]")
+            self._log.output_base_time(started_ms)
+            self._log.base_time = started_ms
+            self._log.output_legend()
+
+    def add(self, interval: Mapping[str, Any]) -> None:
+        """Decode one process's interval and add it to the totals (and to the log)."""
+        decoded: dict[str, dict[str, HdrHistogram]] = {
+            name: {kind: decode(blob) for kind, blob in row.items()}
+            for name, row in interval.get("histograms", {}).items()}
+        for name, row in decoded.items():
+            totals = self.rows.setdefault(name, {})
+            for kind, histogram in row.items():
+                totals[kind] = merge(totals.get(kind), histogram)
+        if self._log is not None and decoded:
+            self._write_interval(decoded, interval["start_ms"], interval["end_ms"])
+
+    def _write_interval(self, rows: dict[str, dict[str, HdrHistogram]], start_ms: int, end_ms: int) -> None:
+        assert self._log is not None
+        lines: list[tuple[str | None, HdrHistogram]] = []
+        for kind in KINDS:
+            total = None
+            for row in rows.values():
+                if kind in row:
+                    total = merge(total, row[kind])
+            if total is not None:
+                lines.append((None if kind == "corrected" else kind, total))
+        for name, row in sorted(rows.items()):
+            for kind, histogram in row.items():
+                lines.append((f"{kind}:{_tag(name)}", histogram))
+        for tag, histogram in lines:
+            histogram.set_start_time_stamp(start_ms)
+            histogram.set_end_time_stamp(max(end_ms, start_ms + 1))
+            if tag is not None:
+                self._log.log.write(f"Tag={tag},")  # the writer has no tags; the readers (hdrh's too) do
+            self._log.output_interval_histogram(histogram, max_value_unit_ratio=1000.0)
+        self._log.log.flush()
+
+    def totals(self) -> dict[str, dict[str, HdrHistogram]]:
+        """Every row, plus :data:`TOTAL`, the sum of all rows."""
+        rows = {name: dict(row) for name, row in sorted(self.rows.items())}
+        total: dict[str, HdrHistogram] = {}
+        for row in rows.values():
+            for kind, histogram in row.items():
+                total[kind] = merge(total.get(kind), histogram)
+        rows[TOTAL] = total
+        return rows
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def _tag(name: str) -> str:
+    return name.replace(",", ";").replace(" ", "_")
+
+
+# --- figures ----------------------------------------------------------------------------------------------
+
+
+def figures(histogram: HdrHistogram | None) -> dict[str, float] | None:
+    """p50, p90, p95, p99, p99.9 and max in milliseconds (None for an empty histogram)."""
+    if histogram is None or histogram.get_total_count() == 0:
+        return None
+    values = histogram.get_percentile_to_value_dict(list(PERCENTILES.values()))
+    result = {key: values[p] / 1000 for key, p in PERCENTILES.items()}
+    result["max"] = histogram.get_max_value() / 1000
+    return result
+
+
+def summarize(rows: Mapping[str, Mapping[str, HdrHistogram]]) -> dict[str, dict[str, Any]]:
+    """Per row: request count (sent and answered), missed count, and the corrected and uncorrected figures."""
+    result = {}
+    for name, row in rows.items():
+        corrected, uncorrected = row.get("corrected"), row.get("uncorrected")
+        answered = uncorrected.get_total_count() if uncorrected is not None else 0
+        recorded = corrected.get_total_count() if corrected is not None else 0
+        result[name] = {"requests": answered, "missed": recorded - answered,
+                        "corrected": figures(corrected), "uncorrected": figures(uncorrected)}
+    return result
+
+
+def plan_totals(processes: Iterable[Mapping[str, float]], arrival_rate: float, ramp_s: float,
+                max_lag_s: float) -> dict[str, Any]:
+    """The plan counts of every process, summed; rates are each process's count over its own window."""
+    processes = list(processes)
+    total = {key: int(sum(p[key] for p in processes)) for key in ("planned", "sent", "missed", "unsent")}
+    return {"arrival_rate": arrival_rate, "ramp_s": ramp_s, "max_lag_s": max_lag_s, "processes": len(processes),
+            **total, "window_s": max((p["window_s"] for p in processes), default=0.0),
+            "planned_rps": sum(p["planned"] / p["window_s"] for p in processes if p["window_s"] > 0),
+            "achieved_rps": sum(p["sent"] / p["window_s"] for p in processes if p["window_s"] > 0)}
+
+
+def write_report(report_dir: Path, collector: Collector, plan: Mapping[str, Any]) -> dict[str, Any]:
+    """``latency.json`` and ``latency.svg`` in ``report_dir``; returns the report."""
+    rows = collector.totals()
+    report = {"plan": dict(plan), "latency_ms": summarize(rows),
+              "histograms_us": {name: {kind: encode(h) for kind, h in row.items()} for name, row in rows.items()},
+              "files": {"hlog": str(report_dir / HLOG), "plot": str(report_dir / PLOT)}}
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / REPORT).write_text(json.dumps(report, indent=2) + "\n")
+    (report_dir / PLOT).write_text(plot_svg(rows.get(TOTAL, {}), title=_plot_title(plan)))
+    return report
+
+
+def read_report(report_dir: Path) -> dict[str, Any] | None:
+    path = report_dir / REPORT
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def missed_warning(plan: Mapping[str, Any]) -> str | None:
+    if not plan.get("missed"):
+        return None
+    return (f"{plan['missed']:,} of {plan['planned']:,} planned sends were missed: every user was busy and the plan "
+            f"fell more than {plan['max_lag_s']:g} s behind, so the load generator, not the endpoint, set the rate "
+            "then (raise -u or --processes). Missed sends are in the corrected latency at their lag when given up, "
+            "a lower bound")
+
+
+def render(report: Mapping[str, Any]) -> list[str]:
+    """Terminal lines: the plan against what was achieved, and corrected vs uncorrected figures per name."""
+    plan = report["plan"]
+    ramp = f", ramp {plan['ramp_s']:g} s" if plan["ramp_s"] else ""
+    headline = (f"open model: {plan['arrival_rate']:,.6g} req/s planned{ramp}, over {plan['processes']} process(es): "
+                f"achieved {plan['achieved_rps']:,.1f} req/s of {plan['planned_rps']:,.1f} planned in "
+                f"{plan['window_s']:.1f} s; {plan['planned']:,} sends planned, {plan['sent']:,} sent, "
+                f"{plan['missed']:,} missed, {plan['unsent']:,} still due at the stop")
+    lines = [headline,
+             "latency (ms): corrected = from the intended send time; uncorrected = service time",
+             f"{'name':<26}{'':<7}{'count':>9}" + "".join(f"{k:>9}" for k in (*PERCENTILES, "max"))]
+    for name, row in report["latency_ms"].items():
+        for kind, label in (("corrected", "corr"), ("uncorrected", "uncorr")):
+            values = row[kind]
+            if values is None:
+                continue
+            count = row["requests"] + row["missed"] if kind == "corrected" else row["requests"]
+            keys = (*PERCENTILES, "max")
+            lines.append(f"{name if kind == 'corrected' or row['corrected'] is None else '':<26}{label:<7}"
+                         f"{count:>9,}" + "".join(f"{values[k]:>9.4g}" for k in keys))
+    warning = missed_warning(plan)
+    if warning:
+        lines.append(f"WARNING: {warning}")
+    return lines
+
+
+# --- the percentile plot ------------------------------------------------------------------------------------
+
+
+def _plot_title(plan: Mapping[str, Any]) -> str:
+    return (f"latency by percentile, {plan.get('arrival_rate', 0):,.6g} req/s planned, "
+            f"{plan.get('achieved_rps', 0):,.1f} achieved, {plan.get('missed', 0):,} missed")
+
+
+def percentile_curve(histogram: HdrHistogram) -> list[tuple[float, float]]:
+    """(percentile, milliseconds) points from the histogram's percentile iterator (5 ticks per half distance)."""
+    points = []
+    for item in histogram.get_percentile_iterator(5):
+        points.append((item.percentile_level_iterated_to, item.value_iterated_to / 1000))
+    return points
+
+
+def plot_svg(row: Mapping[str, HdrHistogram], title: str = "latency by percentile") -> str:
+    """An SVG percentile distribution plot (x: percentile on the 1/(1-p) log scale, y: milliseconds) of the
+    corrected and uncorrected histograms, in the style of HdrHistogram's plotter."""
+    width, height, left, right, top, bottom = 760, 420, 70, 20, 40, 50
+    series = [(kind, colour, percentile_curve(row[kind])) for kind, colour in
+              (("corrected", "#d62728"), ("uncorrected", "#1f77b4")) if kind in row and row[kind].get_total_count()]
+    max_nines = 5
+    max_ms = max((ms for _, _, points in series for _, ms in points), default=1.0) or 1.0
+    y_top = _nice_ceiling(max_ms * 1.05)
+
+    def x(percentile: float) -> float:
+        nines = min(max_nines, math.log10(100 / max(100 - percentile, 100 / 10 ** max_nines)))
+        return left + (width - left - right) * nines / max_nines
+
+    def y(ms: float) -> float:
+        return top + (height - top - bottom) * (1 - ms / y_top)
+
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            'font-family="sans-serif" font-size="12">'),
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="14">{html.escape(title)}</text>']
+    for nines, label in enumerate(("0%", "90%", "99%", "99.9%", "99.99%", "99.999%")):
+        px = left + (width - left - right) * nines / max_nines
+        out.append(f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{height - bottom}" stroke="#ddd"/>')
+        out.append(f'<text x="{px:.1f}" y="{height - bottom + 16}" text-anchor="middle">{label}</text>')
+    for i in range(6):
+        ms = y_top * i / 5
+        py = y(ms)
+        out.append(f'<line x1="{left}" y1="{py:.1f}" x2="{width - right}" y2="{py:.1f}" stroke="#eee"/>')
+        out.append(f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end">{ms:.4g}</text>')
+    out.append(f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">percentile</text>')
+    out.append(f'<text x="16" y="{(top + height - bottom) / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 16 {(top + height - bottom) / 2})">latency (ms)</text>')
+    for i, (kind, colour, points) in enumerate(series):
+        path = " ".join(f"{x(p):.1f},{y(ms):.1f}" for p, ms in points)
+        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        label = "corrected (from intended send)" if kind == "corrected" else "uncorrected (service time)"
+        out.append(f'<line x1="{left + 10}" y1="{top + 12 + 16 * i}" x2="{left + 34}" y2="{top + 12 + 16 * i}" '
+                   f'stroke="{colour}" stroke-width="2"/>')
+        out.append(f'<text x="{left + 40}" y="{top + 16 + 16 * i}">{label}</text>')
+    out.append("</svg>\n")
+    return "\n".join(out)
+
+
+def _nice_ceiling(value: float) -> float:
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def corrected_stats(stats: list[dict[str, Any]], report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Locust's stats rows with the total's p95 and p99 replaced by the corrected figures of ``report``
+    (unchanged without one), for the thresholds of an open-model run."""
+    corrected = report["latency_ms"].get(TOTAL, {}).get("corrected") if report else None
+    if not corrected:
+        return stats
+    return [{**row, "p95": corrected["p95"], "p99": corrected["p99"], "corrected": True}
+            if row["name"] == TOTAL else row for row in stats]
