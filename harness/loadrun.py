@@ -36,10 +36,8 @@ from urllib.parse import urlencode, urlsplit
 from tqdm import tqdm
 
 from harness import corpus, latency, ledger
+from harness.safety import is_production_host
 from harness.validation import mask_token
-
-PRODUCTION_SUFFIXES = ("posthog.com",)
-"""PostHog Cloud ingestion hosts (``us.i.posthog.com``, ``eu.i.posthog.com``, ...): refused by default."""
 
 MAX_DURATION_S = 24 * 3600
 """No run is unbounded: the longest duration ``load`` accepts."""
@@ -89,8 +87,8 @@ def check_target(url: str, allow_production: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--url {url!r} is not an http(s) URL; e.g. --url http://127.0.0.1:8000")
-    host = parts.hostname.lower()
-    if not allow_production and any(host == s or host.endswith("." + s) for s in PRODUCTION_SUFFIXES):
+    host = parts.hostname
+    if not allow_production and is_production_host(host):
         raise UsageError(f"{host} is a PostHog Cloud host: load tests against production are refused; "
                          "point --url at staging, or pass --allow-production if you really mean it")
 

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from harness.checks import Variant
+from harness.safety import is_production_host
 from harness.traffic import DEFAULT_TOKEN
 from harness.validation import mask_token
-
-PRODUCTION_DOMAIN = "posthog.com"
-"""PostHog Cloud (``us.i.posthog.com``, ``eu.i.posthog.com``, ``app.posthog.com``, ...)."""
 
 
 class TargetError(ValueError):
@@ -29,8 +27,8 @@ def check_url(url: str, *, allow_production: bool = False) -> str:
         raise TargetError(f"--capture-url {url!r} is not an http(s) URL; e.g. --capture-url http://127.0.0.1:8000")
     if parts.query or parts.fragment:
         raise TargetError(f"--capture-url {url!r} holds a query or fragment; give the base URL only")
-    host = parts.hostname.lower().rstrip(".")
-    if not allow_production and (host == PRODUCTION_DOMAIN or host.endswith("." + PRODUCTION_DOMAIN)):
+    host = parts.hostname
+    if not allow_production and is_production_host(host):
         raise TargetError(
             f"{host} is a PostHog Cloud host: the contract suite sends hundreds of invalid and tagged test "
             "events, so it refuses production by default. Point it at staging or a self-hosted endpoint, "
