@@ -2,14 +2,15 @@
 
 Locust runs as a subprocess (it monkey-patches the interpreter with gevent, and ``--processes`` forks),
 so this module never imports it.  Without a URL the reference endpoint is started as another subprocess,
-with its store in a temporary directory removed after the run.
-
-The report directory never holds the API key in full, so it can be shared (a CI artifact): the key-bearing
-data, the corpus cache and the bodies of failed requests, live under the corpus directory
-(``.capture-harness/corpus``), and a report directory that would contain it is refused, as is the
-embedded endpoint's store.  Afterwards the module reads Locust's CSV stats,
+with its store in a temporary directory removed after the run.  Afterwards the module reads the final stats
+Locust's process wrote (``locust-final.json``; Locust's own ``--csv`` files can miss the last second),
 reconciles the ledgers with what the endpoint stored, checks the thresholds, writes ``summary.json`` and
 prints a summary.  Exit status: 0 all well, 1 a threshold broken or events lost, 2 usage errors.
+
+The report directory never holds the API key in full, so it can be shared (a CI artifact).  What does hold
+it stays out: the corpus cache and the bodies of failed requests live under the corpus directory
+(``.capture-harness/corpus``; a report directory that would contain it is refused), and the embedded
+endpoint's store is temporary.
 """
 
 from __future__ import annotations
