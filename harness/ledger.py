@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -35,16 +35,18 @@ class LedgerWriter:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"ledger-{os.getpid()}.jsonl"
         self._file: IO[bytes] = self.path.open("ab")
-        self._pending: list[bytes] = []
+        self._pending: list[tuple[int, tuple[str, ...]]] = []
 
-    def record(self, status: int, uuids: Iterable[str]) -> None:
-        self._pending.append(orjson.dumps({"status": status, "uuids": list(uuids)}))
-        if len(self._pending) >= 200:
+    def record(self, status: int, uuids: tuple[str, ...]) -> None:
+        """Note one answer; serialized later in blocks, off the request path."""
+        self._pending.append((status, uuids))
+        if len(self._pending) >= 500:
             self.flush()
 
     def flush(self) -> None:
         if self._pending:
-            self._file.write(b"\n".join(self._pending) + b"\n")
+            lines = [orjson.dumps({"status": status, "uuids": uuids}) for status, uuids in self._pending]
+            self._file.write(b"\n".join(lines) + b"\n")
             self._file.flush()
             self._pending.clear()
 

@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,9 @@ class _ProcessState:
     api_key: str
     base_url: str
     bodies_dir: Path
+    passing: set[tuple[int, int, str, bytes]] = field(default_factory=set)
+    """(expected status, status, content type, body) of small answers that passed every check: the
+    checks depend on nothing else, so a repeated answer is recognised instead of checked again."""
 
 
 _states: dict[str, _ProcessState] = {}
@@ -158,28 +161,39 @@ class CaptureUser(FastHttpUser):
 
     def on_start(self) -> None:
         openmodel.on_start(self)
+        # looked up once per user: the task below runs thousands of times a second
+        self._capture = _state(self, self.scenario)
+        self._next_request = self._capture.requests.__next__
+        self._open_model = openmodel.is_open()
 
     @task
     def send(self) -> None:
-        state = _state(self, self.scenario)
-        due = openmodel.due(self)
-        ready = next(state.requests)
+        state = self._capture
+        due = openmodel.due(self) if self._open_model else None
+        ready = self._next_request()
         sent = time.perf_counter()
         with self.client.request(ready.method, ready.target, name=ready.name, data=ready.body,
                                  headers=ready.headers, catch_response=True) as response:
-            openmodel.record(ready.name, due, sent)
+            if due is not None:
+                openmodel.record(ready.name, due, sent)
             status = response.status_code or 0
             state.ledger.record(status, ready.uuids)
             if status == 0:
                 response.failure("connection failed")
                 _write_failure(state, ready, Failure("connection failed", str(response.error)))
                 return
-            reply = Reply(status, response.content or b"",
-                          {"content-type": response.headers.get("content-type", "")})
-            case = Case(ready.name, _wire(ready), ready.expect_status, uuids=ready.uuids)
-            failure = first_failure(case, reply)
+            body = response.content or b""
+            content_type = response.headers.get("content-type", "")
+            verdict = (ready.expect_status, status, content_type, body)
+            if verdict in state.passing:  # the same answer to the same expectation passed before
+                response.success()
+                return
+            reply = Reply(status, body, {"content-type": content_type})
+            failure = first_failure(Case(ready.name, _wire(ready), ready.expect_status, uuids=ready.uuids), reply)
             if failure is None:
                 response.success()
+                if len(body) <= 256:
+                    state.passing.add(verdict)
             else:
                 response.failure(failure.title)
                 _write_failure(state, ready, failure)
