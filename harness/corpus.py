@@ -32,6 +32,8 @@ CHUNK_SIZE = 1000
 """Requests per chunk."""
 
 DEFAULT_CACHE_DIR = Path(".capture-harness") / "corpus"
+FAILED_BODIES_DIR = Path(".capture-harness") / "failed-bodies"
+"""Where load runs write the bodies of failed requests that a curl command reads back (they hold the key)."""
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,16 @@ Each request is taken ready-made from the seeded corpus (:mod:`harness.corpus`),
 ...), checked with the contract suite's checks (:mod:`harness.checks`), and recorded in this process's
 delivery ledger (:mod:`harness.ledger`).  A failure's stable title goes to Locust (which groups errors by
 exact text); its detail and a curl command go to ``failures-<pid>.jsonl`` in the report directory, with
-the API key masked.  A body too long or not printable for the curl command goes to a file beside the corpus
-cache (``<corpus dir>/failed-bodies/``), not into the report directory: bodies hold the API key in full, and
-the report directory is meant to be shared.
+the API key masked.  A body too long or not printable for the curl command goes to a file under
+``--capture-bodies-dir`` (``.capture-harness/failed-bodies/``), not into the report directory: bodies hold
+the API key in full, and the report directory is meant to be shared.
 
 When the run ends, the process that owns the run's stats (the master, or the only process) writes them to
 ``locust-final.json`` in the report directory (:data:`FINAL_STATS`): Locust's ``--csv`` files are
 snapshots taken every second, so they miss the run's last moments.
 
 Options (``locust ... --capture-seed 7``): ``--capture-seed``, ``--capture-api-key``,
-``--capture-report-dir``, ``--capture-corpus-dir``; the open model's ``--capture-arrival-rate`` and
+``--capture-report-dir``, ``--capture-corpus-dir``, ``--capture-bodies-dir``; the open model's ``--capture-arrival-rate`` and
 ``--capture-ramp`` (:mod:`harness.openmodel`).
 """
 
@@ -53,6 +53,8 @@ def _add_options(parser: Any) -> None:
                        help="where ledger and failure files go")
     group.add_argument("--capture-corpus-dir", default=str(corpus.DEFAULT_CACHE_DIR),
                        env_var="CAPTURE_HARNESS_CORPUS_DIR", help="where generated corpus chunks are cached")
+    group.add_argument("--capture-bodies-dir", default=str(corpus.FAILED_BODIES_DIR),
+                       env_var="CAPTURE_HARNESS_BODIES_DIR", help="where bodies of failed requests are written")
 
 
 FINAL_STATS = "locust-final.json"
@@ -131,7 +133,7 @@ def _state(user: FastHttpUser, scenario: str) -> _ProcessState:
             ledger=LedgerWriter(report_dir),
             failures=(report_dir / f"failures-{os.getpid()}.jsonl").open("ab"),
             api_key=options.capture_api_key, base_url=user.host or "",
-            bodies_dir=Path(options.capture_corpus_dir).resolve() / "failed-bodies",
+            bodies_dir=Path(options.capture_bodies_dir).resolve(),
         )
         _states[scenario] = state
     return state

@@ -15,7 +15,9 @@ endpoint's store is temporary.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -70,6 +72,7 @@ class LoadOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     allow_production: bool = False
     corpus_dir: Path = corpus.DEFAULT_CACHE_DIR
+    bodies_dir: Path = corpus.FAILED_BODIES_DIR
     arrival_rate: float | None = None
     """Open model: requests/s in total, on a plan (:mod:`harness.openmodel`); None for the closed loop."""
     ramp_s: float = 0.0
@@ -110,7 +113,8 @@ def run(options: LoadOptions) -> int:
                   *report_dir.glob(FINAL_STATS), *report_dir.glob("latency.*")]:
         stale.unlink()
     seed = options.seed if options.seed is not None else int.from_bytes(os.urandom(4), "big")
-    with _target(options) as url:
+    with _corpus_dir(options) as corpus_dir, _target(options) as url:
+        options = dataclasses.replace(options, corpus_dir=corpus_dir)
         _pregenerate(options, seed)
         started_ms = int(time.time() * 1000)
         locust_status = _run_locust(options, url, seed)
@@ -130,6 +134,18 @@ def run(options: LoadOptions) -> int:
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(render(summary))
     return 1 if broken else 0
+
+
+@contextlib.contextmanager
+def _corpus_dir(options: LoadOptions) -> Iterator[Path]:
+    """The cache is for replaying: a run with ``--seed`` keeps its corpus for the next run with that seed;
+    a run with a random seed generates into a temporary folder removed afterwards (it could only be
+    reused by passing its seed, which regenerates the same bytes anyway)."""
+    if options.seed is not None:
+        yield options.corpus_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="capture-harness-corpus-") as folder:
+        yield Path(folder)
 
 
 # --- the target ---------------------------------------------------------------------------------------
@@ -229,6 +245,7 @@ def _run_locust(options: LoadOptions, url: str, seed: int) -> int:
         "--only-summary", "--stop-timeout", "10", "--exit-code-on-error", "1",
         "--capture-seed", str(seed), "--capture-report-dir", str(report_dir),
         "--capture-corpus-dir", str(options.corpus_dir),
+        "--capture-bodies-dir", str(options.bodies_dir),
     ]
     if options.processes > 1:
         command += ["--processes", str(options.processes)]

@@ -371,9 +371,15 @@ def test_report_dir_holding_the_corpus_cache_is_refused(tmp_path: Path, capsys: 
     assert not (tmp_path / ".capture-harness").exists()
 
 
+def test_a_run_without_a_seed_leaves_no_corpus_behind(workdir: Path, endpoint: Endpoint) -> None:
+    run = load(workdir, "unseeded", "--url", endpoint.url, "--scenario", "capture", "-t", "2s", "-u", "2")
+    assert run.returncode == 0, run.output
+    assert not list((workdir / ".capture-harness" / "corpus").glob("*")), "an unseeded corpus was kept"
+
+
 def test_api_key_never_in_full_in_reports_or_output(workdir: Path, endpoint: Endpoint) -> None:
     """With failures (so failure details and curl commands are written) the key appears only masked; the
-    bodies of failed requests, which hold it, go beside the corpus cache, outside the report directory."""
+    bodies of failed requests, which hold it, go to .capture-harness/failed-bodies, outside the report directory."""
     with endpoint.faults(error_rate=0.3):
         run = load(workdir, "secret", "--url", endpoint.url, "--scenario", "batch", "-t", "3s", "-u", "5",
                    "--api-key", SECRET_KEY)
@@ -390,7 +396,7 @@ def test_api_key_never_in_full_in_reports_or_output(workdir: Path, endpoint: End
                 for line in path.read_bytes().splitlines()]
     assert failures and all(record["curl"].startswith("curl ") for record in failures)
     # JSON batches over 4 KiB go to body files: outside the report directory, with the key in full by design
-    bodies = workdir / ".capture-harness" / "corpus" / "failed-bodies"
+    bodies = workdir / ".capture-harness" / "failed-bodies"
     referenced = {Path(match) for record in failures for match in re.findall(r"@(\S+\.bin)", record["curl"])}
     assert referenced, "expected some failed request bodies written to files"
     assert all(path.is_absolute() and path.parent == bodies.resolve() and path.is_file() for path in referenced), \
