@@ -21,6 +21,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_generate.py
 	$(PY) benchmarks/bench_validate.py
 	$(PY) benchmarks/bench_server.py
+	$(PY) benchmarks/bench_locust.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .capture-harness out
