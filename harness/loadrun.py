@@ -125,6 +125,7 @@ def run(options: LoadOptions) -> int:
     if hdr is not None:  # open model: thresholds apply to the corrected latency
         summary.update(open_model=hdr["plan"], latency_hdr_ms=hdr["latency_ms"])
         summary["report"].update(hlog=hdr["files"]["hlog"], plot=hdr["files"]["plot"])
+        _embed_plot(report_dir / "report.html", Path(hdr["files"]["plot"]))
     broken = _broken_thresholds(options.thresholds, latency.corrected_stats(stats, hdr), delivery)
     if options.arrival_rate and hdr is None:
         broken.append(f"the open model's latency report {report_dir / latency.REPORT} is missing (see locust.log)")
@@ -134,6 +135,16 @@ def run(options: LoadOptions) -> int:
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(render(summary))
     return 1 if broken else 0
+
+
+def _embed_plot(html: Path, plot: Path) -> None:
+    """Put the open model's percentile plot into Locust's HTML report, so one file shows the run."""
+    if not html.is_file() or not plot.is_file():
+        return
+    section = ("<section style='margin:2em'><h2>Latency from the intended send time (HdrHistogram)</h2>"
+               f"{plot.read_text()}</section>")
+    page = html.read_text()
+    html.write_text(page.replace("</body>", section + "</body>", 1) if "</body>" in page else page + section)
 
 
 @contextlib.contextmanager

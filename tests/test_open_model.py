@@ -277,6 +277,7 @@ def test_the_plan_is_kept_when_the_endpoint_keeps_up(tmp_path: Path, corpus_dir:
         assert uncorrected[key] <= corrected[key] <= uncorrected[key] + margin_ms, (key, printed)
     report = tmp_path / "report"
     assert (report / latency.HLOG).stat().st_size > 0 and (report / latency.PLOT).is_file()
+    assert "<svg" in (report / "report.html").read_text()  # the plot is in Locust's HTML report too
     assert "corrected = from the intended send time" in printed
 
 
