@@ -227,7 +227,8 @@ def _generate(args: argparse.Namespace) -> int:
         with _output(args.out) as out:
             to_file = args.out != "-"
             with tqdm(total=args.count, unit=unit[:-1], unit_scale=True, file=sys.stderr, leave=False,
-                      disable=not to_file or args.count < 20_000, desc="generating") as progress:
+                      disable=True if not to_file or args.count < 20_000 else None,  # None: only on a terminal
+                      desc="generating") as progress:
                 written, events = _write(out, lines, progress, args.invalid)
     except OSError as error:
         print(f"capture-harness generate: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)

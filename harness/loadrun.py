@@ -236,9 +236,11 @@ def _pregenerate(options: LoadOptions, seed: int) -> None:
             if not corpus.cached(options.scenario, seed, stream, chunk, options.api_key, options.corpus_dir)]
     if not jobs:
         return
+    print(f"preparing {len(jobs) * corpus.CHUNK_SIZE:,} requests of {options.scenario} traffic before the clock "
+          f"starts (seed {seed})", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool, \
-            tqdm(total=len(jobs), unit="chunk", desc=f"preparing {len(jobs) * corpus.CHUNK_SIZE:,} requests",
-                 file=sys.stderr, leave=False) as progress:
+            tqdm(total=len(jobs), unit="chunk", desc="preparing",
+                 file=sys.stderr, leave=False, disable=None) as progress:  # None: only on a terminal
         for _ in pool.map(_make_chunk, jobs):
             progress.update()
 
