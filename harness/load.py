@@ -197,7 +197,7 @@ class CaptureUser(FastHttpUser):
                 if len(body) <= 256:
                     state.passing.add(verdict)
             else:
-                response.failure(failure.title)
+                response.failure(f"{failure.title} ({status})")  # Locust groups errors by status and title
                 _write_failure(state, ready, failure)
 
 

@@ -297,7 +297,8 @@ def read_results(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str,
         data = json.loads(final.read_text())
         stats = [{k: row[k] for k in ("name", "requests", "failures", "rps", "p50", "p95", "p99", "max")}
                  for row in [*data["entries"], data["aggregated"]]]
-        failures = [{"name": e["name"], "error": e["error"], "occurrences": e["occurrences"]} for e in data["errors"]]
+        failures = [{"name": e["name"], "error": _title(e["error"]), "occurrences": e["occurrences"]}
+                    for e in data["errors"]]
         return stats, failures
     return read_stats(report_dir / "locust_stats.csv"), read_failures(report_dir / "locust_failures.csv")
 
@@ -323,8 +324,14 @@ def read_failures(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     with path.open(newline="") as handle:
-        return [{"name": row["Name"], "error": row["Error"], "occurrences": int(row["Occurrences"])}
+        return [{"name": row["Name"], "error": _title(row["Error"]), "occurrences": int(row["Occurrences"])}
                 for row in csv.DictReader(handle)]
+
+
+def _title(error: str) -> str:
+    """The failure's own title, without the ``CatchResponseError('...')`` wrapper Locust puts around it."""
+    wrapped = re.fullmatch(r"CatchResponseError\((['\"])(.*)\1\)", error)
+    return wrapped.group(2) if wrapped else error
 
 
 def _stored_uuids(url: str, api_key: str, since_ms: int) -> Iterator[str] | None:

@@ -175,6 +175,7 @@ def test_error_injection_breaks_max_error_rate(workdir: Path, endpoint: Endpoint
     # errors grouped by stable titles: a handful of rows, whatever the number of failed requests
     assert summary["errors"] and len(summary["errors"]) <= 4, summary["errors"]
     assert sum(error["occurrences"] for error in summary["errors"]) == summary["failures"]
+    assert all(error["error"] == "server error (503)" for error in summary["errors"]), summary["errors"]
     # a 503 is not an acknowledgement: nothing lost, only fewer events acknowledged than sent
     delivery = summary["delivery"]
     assert delivery["lost"] == 0 and delivery["acknowledged"] == delivery["stored"] < delivery["sent"], delivery
