@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import selectors
@@ -9,9 +10,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
+
+from harness.wire import FORM_CONTENT_TYPE
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -29,6 +33,42 @@ def dump_records() -> Iterator[tuple[int, str, dict[str, Any]]]:
             section = line
         elif line.strip():
             yield number, section, json.loads(line)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request line of the dump: its line number, the section comment above it, and the record."""
+
+    line: int
+    section: str
+    record: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return f"line{self.line}:{self.record['path'].split('?')[0]}"
+
+    @property
+    def is_hint_mismatch(self) -> bool:
+        """The form body sent with ``?compression=gzip-js`` although it is not gzip (contract §9.1)."""
+        query = dict(parse_qsl(urlsplit(self.record["path"]).query))
+        return ("mismatch" in self.section and self.record["content_type"] == FORM_CONTENT_TYPE
+                and query.get("compression") == "gzip-js")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The request's headers as recorded, the client IP as ``X-Forwarded-For``."""
+        headers = {"Content-Type": self.record["content_type"], "X-Forwarded-For": self.record["ip"]}
+        if self.record["content_encoding"]:
+            headers["Content-Encoding"] = self.record["content_encoding"]
+        return headers
+
+    @property
+    def body(self) -> bytes:
+        return base64.b64decode(self.record["body"])
+
+
+def recorded_requests() -> list[Recorded]:
+    return [Recorded(number, section, record) for number, section, record in dump_records()]
 
 
 class ServeProcess:

@@ -8,7 +8,6 @@ a future version might try something new).
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from harness.validation import events_of
 from harness.wire import decode_payload
 
 API_KEY = "phc_test_sdk_0123456789abcdef"
-LOOPBACK = ("127.0.0.1", "::1")
 EXPECTED_EVENTS = {
     "signed_up",
     "anonymous_visit",
@@ -90,26 +88,6 @@ def endpoint() -> Iterator[RecordingEndpoint]:
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-@pytest.fixture
-def refused_connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Refuse (and list) every connection to a non-loopback address, and keep proxies out of the way."""
-    refused: list[Any] = []
-    real_connect = socket.socket.connect
-
-    def connect(sock: socket.socket, address: Any) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in LOOPBACK:
-            refused.append(address)
-            raise ConnectionRefusedError(f"test refuses a connection to {address!r}")
-        real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv("POSTHOG_CAPTURE_MODE", raising=False)  # v1 would post elsewhere
-    return refused
 
 
 def send_everything(client: Any) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -18,7 +17,7 @@ import pytest
 import harness
 from harness.validation import PERFORMANCE_EVENT, events_of
 from harness.wire import FORM_CONTENT_TYPE, MalformedPayloadError, decode_payload
-from tests.support import DUMP, FIXTURES, dump_records
+from tests.support import DUMP, FIXTURES, Recorded, recorded_requests
 
 pytestmark = pytest.mark.skipif(not DUMP.is_file(), reason=f"shared fixtures not found at {FIXTURES}")
 
@@ -26,36 +25,10 @@ COMPARED_AWAY = ("type", "library", "library_version")
 """Top-level keys PostHog's own replay test (django_compat.rs) removes before comparing ``data``."""
 
 
-@dataclass(frozen=True)
-class Recorded:
-    line: int
-    section: str
-    record: dict[str, Any]
-
-    @property
-    def id(self) -> str:
-        return f"line{self.line}:{self.record['path'].split('?')[0]}"
-
-    @property
-    def is_hint_mismatch(self) -> bool:
-        """The form body sent with ``?compression=gzip-js`` although it is not gzip (§9.1)."""
-        query = parse_qs(urlsplit(self.record["path"]).query)
-        return (
-            "mismatch" in self.section
-            and self.record["content_type"] == FORM_CONTENT_TYPE
-            and query.get("compression") == ["gzip-js"]
-        )
-
-    def decode(self) -> str:
-        url = urlsplit(self.record["path"])
-        headers = {"Content-Type": self.record["content_type"]}
-        if self.record["content_encoding"]:
-            headers["Content-Encoding"] = self.record["content_encoding"]
-        return decode_payload(url.path, url.query, headers, base64.b64decode(self.record["body"]))
-
-
-def recorded_requests() -> list[Recorded]:
-    return [Recorded(number, section, record) for number, section, record in dump_records()]
+def decoded(request: Recorded) -> str:
+    """The JSON text capture would parse from a recorded request."""
+    url = urlsplit(request.record["path"])
+    return decode_payload(url.path, url.query, request.headers, request.body)
 
 
 REQUESTS = recorded_requests()
@@ -75,7 +48,7 @@ def test_the_dump_holds_the_expected_requests() -> None:
 
 @pytest.mark.parametrize("recorded", ACCEPTED, ids=lambda r: r.id)
 def test_recorded_request_decodes_and_validates(recorded: Recorded) -> None:
-    document = orjson.loads(recorded.decode())
+    document = orjson.loads(decoded(recorded))
     report = harness.validate(document)
     assert report.accepted, report.rejections
     assert report.status == 200
@@ -96,7 +69,7 @@ def test_gzip_hint_on_a_form_body_is_400_in_rust_capture(recorded: Recorded) -> 
     because of the hint, and base64 text is not gzip: ``400`` "invalid GZIP data".
     """
     with pytest.raises(MalformedPayloadError) as excinfo:
-        recorded.decode()
+        decoded(recorded)
     assert excinfo.value.status == 400
     assert str(excinfo.value) == "failed to decode request: invalid GZIP data"
 

@@ -37,11 +37,9 @@ Expected differences, beyond those PostHog's comparison already removes:
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -51,8 +49,7 @@ import pytest
 from harness.server import CaptureApp, Store
 from harness.server.records import KNOWN_FIELDS
 from harness.server.runner import Running, running
-from harness.wire import FORM_CONTENT_TYPE
-from tests.support import DUMP, FIXTURES, dump_records
+from tests.support import DUMP, FIXTURES, Recorded, recorded_requests
 
 pytestmark = pytest.mark.skipif(not DUMP.is_file(), reason=f"shared fixtures not found at {FIXTURES}")
 
@@ -60,42 +57,6 @@ COMPARED_AWAY = ("type", "library", "library_version")
 """Top-level keys PostHog's replay test (django_compat.rs) removes from the expected ``data``."""
 
 OK = b'{"status":"Ok"}'
-
-
-@dataclass(frozen=True)
-class Recorded:
-    line: int
-    section: str
-    record: dict[str, Any]
-
-    @property
-    def id(self) -> str:
-        return f"line{self.line}:{self.record['path'].split('?')[0]}"
-
-    @property
-    def is_hint_mismatch(self) -> bool:
-        """The form body sent with ``?compression=gzip-js`` although it is not gzip (§9.1)."""
-        query = dict(parse_qsl(urlsplit(self.record["path"]).query))
-        return (
-            "mismatch" in self.section
-            and self.record["content_type"] == FORM_CONTENT_TYPE
-            and query.get("compression") == "gzip-js"
-        )
-
-    @property
-    def headers(self) -> dict[str, str]:
-        headers = {"Content-Type": self.record["content_type"], "X-Forwarded-For": self.record["ip"]}
-        if self.record["content_encoding"]:
-            headers["Content-Encoding"] = self.record["content_encoding"]
-        return headers
-
-    @property
-    def body(self) -> bytes:
-        return base64.b64decode(self.record["body"])
-
-
-def recorded_requests() -> list[Recorded]:
-    return [Recorded(number, section, record) for number, section, record in dump_records()]
 
 
 REQUESTS = recorded_requests()

@@ -16,7 +16,6 @@ off and no personal API key is given, so the SDK has no reason to call anything 
 from __future__ import annotations
 
 import http.client
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from harness.wire import decode_payload
 posthog = pytest.importorskip("posthog", reason="the posthog SDK is not installed (pip install .[test])")
 
 API_KEY = "phc_test_server_sdk_0123456789abcdef"
-LOOPBACK = ("127.0.0.1", "::1")
 CUSTOM_PROPERTIES = {
     "plan": "pro",
     "seats": 12,
@@ -122,26 +120,6 @@ def inspect(url: str, method: str, target: str) -> Any:
         return orjson.loads(reply.read())
     finally:
         connection.close()
-
-
-@pytest.fixture
-def refused_connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Refuse (and list) every connection to a non-loopback address, and keep proxies out of the way."""
-    refused: list[Any] = []
-    real_connect = socket.socket.connect
-
-    def connect(sock: socket.socket, address: Any) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in LOOPBACK:
-            refused.append(address)
-            raise ConnectionRefusedError(f"test refuses a connection to {address!r}")
-        real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv("POSTHOG_CAPTURE_MODE", raising=False)  # v1 would post elsewhere
-    return refused
 
 
 # --- the SDK calls ------------------------------------------------------------------------------------
