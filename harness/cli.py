@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="capture-harness",
         description="Contract tests, load tests, schemas and fixture generators for PostHog-style capture "
                     "endpoints.",
+        epilog="Start with `capture-harness load` (a 20 s load test against the embedded reference endpoint) "
+               "or `capture-harness contract --url URL`. Each command has --help. Exit codes: 0 all well, "
+               "1 something checked failed (a rejected payload, a broken threshold, a contract finding), "
+               "2 usage or input errors.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
