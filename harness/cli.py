@@ -87,8 +87,10 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="check request bodies against capture's contract",
         description="Check JSON or JSONL request bodies as PostHog capture would. For each rejected body it "
                     "prints file:line, the JSON path, the rule, what is wrong and the status capture would "
-                    "answer; accepted bodies that ingestion will not act on get warnings. Exit 0 when "
-                    "nothing is rejected, 1 when something is, 2 for usage and input errors.",
+                    "answer; accepted bodies that ingestion will not act on get warnings. Lines written by "
+                    "`generate --invalid` are checked against their label instead: each body must be "
+                    "rejected with exactly its rule and status. Exit 0 when nothing is rejected (or every "
+                    "labelled body is rejected as labelled), 1 otherwise, 2 for usage and input errors.",
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="JSON or JSONL file, or - for stdin")
     check.add_argument("--kind", choices=KINDS, help="payload kind (default: detected per document)")
@@ -281,13 +283,18 @@ def _output(path: str) -> Iterator[IO[bytes]]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    totals = {"documents": 0, "accepted": 0, "rejected": 0, "warned": 0, "input_errors": 0}
+    totals = {"documents": 0, "accepted": 0, "rejected": 0, "warned": 0, "input_errors": 0,
+              "labelled": 0, "mislabelled": 0}
     results: list[dict[str, Any]] = []
     for path in args.paths:
         for item in documents.read(path):
             if isinstance(item, documents.InputError):
                 totals["input_errors"] += 1
                 print(f"error: {item}", file=sys.stderr)
+                continue
+            label = _label(item)
+            if label is not None:
+                _check_label(item, label, totals, results, args.format)
                 continue
             report = _judge(item, args.kind)
             totals["documents"] += 1
@@ -302,12 +309,47 @@ def _validate(args: argparse.Namespace) -> int:
         json.dump({**totals, "results": results}, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
-        print(f"{totals['documents']:,} documents: {totals['accepted']:,} accepted, {totals['rejected']:,} "
-              f"rejected, {totals['warned']:,} with warnings"
-              + (f", {totals['input_errors']:,} input errors" if totals["input_errors"] else ""))
+        parts = []
+        if totals["documents"] or not totals["labelled"]:
+            parts.append(f"{totals['documents']:,} documents: {totals['accepted']:,} accepted, "
+                         f"{totals['rejected']:,} rejected, {totals['warned']:,} with warnings")
+        if totals["labelled"]:
+            parts.append(f"{totals['labelled']:,} labelled invalid documents: "
+                         f"{totals['labelled'] - totals['mislabelled']:,} rejected as labelled, "
+                         f"{totals['mislabelled']:,} not")
+        if totals["input_errors"]:
+            parts.append(f"{totals['input_errors']:,} input errors")
+        print("; ".join(parts))
     if totals["input_errors"]:
         return EXIT_USAGE
-    return EXIT_FAILED if totals["rejected"] else EXIT_OK
+    return EXIT_FAILED if totals["rejected"] or totals["mislabelled"] else EXIT_OK
+
+
+def _label(document: documents.Document) -> dict[str, Any] | None:
+    """A ``generate --invalid`` line: ``{"rule", "expect_status", "body"}``; its body is what is judged."""
+    value = document.value
+    if isinstance(value, dict) and value.keys() == {"rule", "expect_status", "body"}:
+        return value
+    return None
+
+
+def _check_label(document: documents.Document, label: dict[str, Any], totals: dict[str, int],
+                 results: list[dict[str, Any]], output: str) -> None:
+    """A labelled body must be rejected with exactly its rule and status; anything else is reported.
+    The body is judged as data, so what its JSON text could not carry (a lone surrogate) still counts."""
+    report = validate(label["body"])
+    totals["labelled"] += 1
+    if report.rules == {label["rule"]} and report.status == label["expect_status"]:
+        return
+    totals["mislabelled"] += 1
+    judged = ", ".join(sorted(report.rules)) or "accepted"
+    if output == "json":
+        results.append({"file": document.source, "line": document.line, "labelled": label["rule"],
+                        "expect_status": label["expect_status"], "judged": sorted(report.rules),
+                        "status": report.status})
+    else:
+        print(f"{document.source}:{document.line}: labelled [{label['rule']}] ({label['expect_status']}) "
+              f"but judged [{judged}] ({report.status})")
 
 
 def _judge(document: documents.Document, kind: str | None) -> Report:

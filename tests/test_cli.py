@@ -127,3 +127,20 @@ def test_rules_lists_every_rule_with_its_status(capsys: pytest.CaptureFixture[st
     listed = json.loads(capsys.readouterr().out)
     assert {item["name"] for item in listed} == {r.name for r in RULES}
     assert next(item for item in listed if item["name"] == "token-missing")["status"] == 401
+
+
+def test_a_labelled_invalid_corpus_is_checked_against_its_labels(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tmp_path / "invalid.jsonl"
+    assert main(["generate", "--invalid", "--count", "70", "--seed", "3", "--out", str(corpus)]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(corpus)]) == 0
+    assert "70 labelled invalid documents: 70 rejected as labelled, 0 not" in capsys.readouterr().out
+    lines = corpus.read_text().splitlines()
+    relabelled = json.loads(lines[0])
+    relabelled["rule"] = "token-empty"
+    lines[0] = json.dumps(relabelled)
+    corpus.write_text("\n".join(lines) + "\n")
+    assert main(["validate", str(corpus)]) == 1
+    out = capsys.readouterr().out
+    assert f"{corpus}:1: labelled [token-empty]" in out and "69 rejected as labelled, 1 not" in out
