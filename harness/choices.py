@@ -37,6 +37,16 @@ class Choices(Protocol):
         """A string of characters from ``alphabet``."""
 
 
+def weighted(c: Choices, table: Sequence[tuple[T, int]]) -> T:
+    """One of ``table``'s items, each as likely as its integer weight."""
+    roll = c.integer(1, sum(weight for _, weight in table))
+    for item, weight in table:
+        roll -= weight
+        if roll <= 0:
+            return item
+    raise AssertionError("the weights cover every roll")
+
+
 class SeededChoices:
     """Fast, reproducible decisions from ``random.Random(seed)``: the same seed, the same corpus."""
 

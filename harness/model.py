@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import ids
-from harness.choices import Choices
+from harness.choices import Choices, weighted
 
 START_MS = 1_767_603_600_000
 """2026-01-05T09:00:00Z: the simulated clock starts here, so output does not depend on today's date."""
@@ -303,18 +303,9 @@ SERVER: tuple[tuple[EventBuilder, int], ...] = ((custom, 85), (exception, 5), (p
 """Backend traffic: mostly custom events, some server-side pageviews and errors."""
 
 
-def _weighted(c: Choices, table: tuple[tuple[EventBuilder, int], ...]) -> EventBuilder:
-    roll = c.integer(1, 100)
-    for builder, weight in table:
-        roll -= weight
-        if roll <= 0:
-            return builder
-    return table[-1][0]
-
-
 def activity(c: Choices, who: Person, clock: Clock, token: str) -> dict[str, Any]:
     """The next ordinary event of ``who``: a browsing step for web visitors, backend events otherwise."""
-    return _weighted(c, BROWSING if who.library == "web" else SERVER)(c, who, clock, token)
+    return weighted(c, BROWSING if who.library == "web" else SERVER)(c, who, clock, token)
 
 
 # --- request bodies -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.choices import weighted
 from harness.traffic import Traffic
 
 SCENARIOS: tuple[str, ...] = ("capture", "batch", "browser", "identify_alias", "mixed")
@@ -86,9 +87,4 @@ def plan(traffic: Traffic, scenario: str) -> Planned:
         steps = WEIGHTS[scenario]
     except KeyError:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}") from None
-    roll = traffic.c.integer(1, sum(weight for _, weight in steps))
-    for step, weight in steps:
-        roll -= weight
-        if roll <= 0:
-            return step(traffic)
-    raise AssertionError("weights cover every roll")
+    return weighted(traffic.c, steps)(traffic)

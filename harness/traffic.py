@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness import model
-from harness.choices import Choices
+from harness.choices import Choices, weighted
 
 DEFAULT_TOKEN = "phc_captureharnessdefaulttoken0000000000"
 """A shape-valid project token used when the caller gives none (never a real key)."""
@@ -117,17 +117,12 @@ class Traffic:
 
     def mixed(self, batch_size: int) -> Any:
         """One body of the ``mixed`` blend (see :data:`MIXED_WEIGHTS`)."""
-        roll = self.c.integer(1, 100)
-        for name, weight in MIXED_WEIGHTS:
-            roll -= weight
-            if roll <= 0:
-                break
         makers: dict[str, Callable[[], Any]] = {
             "browser": self.browser_flush, "server-batch": lambda: self.server_batch(batch_size),
             "capture": self.capture, "identify": self.identify, "alias": self.alias,
             "groupidentify": self.groupidentify,
         }
-        return makers[name]()
+        return makers[weighted(self.c, MIXED_WEIGHTS)]()
 
     def body(self, kind: str, batch_size: int = 50) -> Any:
         """A body of ``kind`` (one of :data:`BODY_KINDS`)."""
