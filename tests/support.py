@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import re
 import selectors
@@ -21,6 +22,19 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
 """The project's read-only recorded requests, beside the checkout (tests skip when it is absent)."""
 DUMP = FIXTURES / "posthog-requests-dump.jsonl"
+
+
+def request(url: str, method: str, target: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """One request on a fresh connection: status, headers (lower-case names) and body.  A dropped or reset
+    connection raises, failing the test."""
+    connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=timeout)
+    try:
+        connection.request(method, target, body=body, headers=headers or {})
+        reply = connection.getresponse()
+        return reply.status, {name.lower(): value for name, value in reply.getheaders()}, reply.read()
+    finally:
+        connection.close()
 
 
 def dump_records() -> Iterator[tuple[int, str, dict[str, Any]]]:

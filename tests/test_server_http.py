@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from harness.server import CaptureApp, Faults, Store
 from harness.server.runner import Running, running
 from harness.wire import V0_PATHS
+from tests.support import request
 
 TOKEN = "phc_servertest"
 
@@ -28,14 +27,7 @@ def server(tmp_path: Path) -> Iterator[Running]:
 
 def call(server: Running, method: str, target: str, body: bytes | None = None,
          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    netloc = urlsplit(server.url).netloc
-    connection = http.client.HTTPConnection(netloc, timeout=10)
-    try:
-        connection.request(method, target, body=body, headers=headers or {})
-        reply = connection.getresponse()
-        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read()
-    finally:
-        connection.close()
+    return request(server.url, method, target, body, headers)
 
 
 def post_json(server: Running, path: str, payload: Any, **headers: str) -> tuple[int, dict[str, str], bytes]:

@@ -37,7 +37,6 @@ Expected differences, beyond those PostHog's comparison already removes:
 
 from __future__ import annotations
 
-import http.client
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -49,7 +48,7 @@ import pytest
 from harness.server import CaptureApp, Store
 from harness.server.records import KNOWN_FIELDS
 from harness.server.runner import Running, running
-from tests.support import DUMP, FIXTURES, Recorded, recorded_requests
+from tests.support import DUMP, FIXTURES, Recorded, recorded_requests, request
 
 pytestmark = pytest.mark.skipif(not DUMP.is_file(), reason=f"shared fixtures not found at {FIXTURES}")
 
@@ -84,13 +83,8 @@ def fresh(server: Running) -> Running:
 
 def call(server: Running, method: str, target: str, body: bytes | None = None,
          headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection(urlsplit(server.url).netloc, timeout=10)
-    try:
-        connection.request(method, target, body=body, headers=headers or {})
-        reply = connection.getresponse()
-        return reply.status, reply.read()
-    finally:
-        connection.close()
+    status, _, reply = request(server.url, method, target, body, headers)
+    return status, reply
 
 
 def stored(server: Running) -> list[dict[str, Any]]:

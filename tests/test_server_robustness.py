@@ -41,7 +41,7 @@ from harness.server import CaptureApp, Store
 from harness.server.runner import Running, running
 from harness.traffic import BODY_KINDS
 from harness.wire import ENCODINGS, FORM_CONTENT_TYPE, V0_PATHS
-from tests.support import ServeProcess
+from tests.support import ServeProcess, request
 
 TOKEN = "phc_robustness"
 ENGAGE_PATHS = ("/engage", "/engage/")
@@ -66,13 +66,8 @@ def netloc(url: str) -> tuple[str, int]:
 def call(url: str, method: str, target: str, body: bytes | None = None,
          headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, bytes]:
     """One request on a fresh connection; a dropped or reset connection raises (and fails the test)."""
-    connection = http.client.HTTPConnection(*netloc(url), timeout=timeout)
-    try:
-        connection.request(method, target, body=body, headers=headers or {})
-        reply = connection.getresponse()
-        return reply.status, reply.read()
-    finally:
-        connection.close()
+    status, _, reply = request(url, method, target, body, headers, timeout)
+    return status, reply
 
 
 def capture_event(**fields: Any) -> dict[str, Any]:
