@@ -96,6 +96,11 @@ def events_of(document: Any) -> list[Any]:
     return []
 
 
+def kept_events(document: Any) -> list[dict[str, Any]]:
+    """The events capture keeps: every event object but ``$performance_event``, which it drops (rule 11)."""
+    return [e for e in events_of(document) if isinstance(e, dict) and e.get("event") != PERFORMANCE_EVENT]
+
+
 def is_acceptable(document: Any, kind: str | None = None) -> bool:
     """Yes/no on the schema alone: the hot path for bulk checks (no code rules, no explanation)."""
     return schemas.fast_validator(schemas.uri(kind or detect_kind(document))).is_valid(document)
@@ -191,7 +196,7 @@ def _code_findings(document: Any, kind: str, encoded: bytes | None, wire_size: i
     prefix = _events_path(document)
     yield from _float_offsets(events, prefix)
     if isinstance(document, list):
-        yield from _inconsistent_tokens(events)
+        yield from _inconsistent_tokens(kept_events(document))
     if len(encoded) > EVENT_SIZE_LIMIT:
         yield from _oversized_events(events, prefix)
 
@@ -273,13 +278,9 @@ def resolved_token(event: dict[str, Any]) -> str | None:
     return token if isinstance(token, str) else None
 
 
-def _inconsistent_tokens(events: list[Any]) -> Iterator[Finding]:
+def _inconsistent_tokens(kept: list[dict[str, Any]]) -> Iterator[Finding]:
     """Rule 13: the tokens of an array's kept events must all be the same string."""
-    tokens = {
-        resolved_token(event)
-        for event in events
-        if isinstance(event, dict) and event.get("event") != PERFORMANCE_EVENT
-    }
+    tokens = {resolved_token(event) for event in kept}
     tokens.discard(None)
     if len(tokens) > 1:
         shown = ", ".join(sorted(mask_token(t) for t in tokens if t is not None))

@@ -37,6 +37,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from harness import fixtures, validate, wire
+from harness.contract import bodies
 from harness.server import CaptureApp, Store
 from harness.server.runner import Running, running
 from harness.traffic import BODY_KINDS
@@ -477,12 +478,8 @@ PEAK_RSS_LIMIT_KIB = 400 * 1024
 
 
 def gzip_bomb() -> bytes:
-    """1 GiB of zeros as one gzip member, compressed chunk by chunk (never held uncompressed): ~1 MiB."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    zeros = bytes(1 << 20)
-    parts = [compressor.compress(zeros) for _ in range(BOMB_SIZE // len(zeros))]
-    parts.append(compressor.flush())
-    return b"".join(parts)
+    """1 GiB of zeros as one gzip member of about 1 MiB (never held uncompressed)."""
+    return bodies.gzip_bomb(BOMB_SIZE)
 
 
 @pytest.fixture

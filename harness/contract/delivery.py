@@ -20,16 +20,11 @@ import orjson
 from harness.checks import Case, Check, Failure, Reply
 from harness.contract.client import Client, NoAnswerError
 from harness.server.records import distinct_id as stored_distinct_id
-from harness.validation import PERFORMANCE_EVENT, events_of
+from harness.validation import kept_events
 
 WAIT_S = 0.25
 """How long an acknowledged event may take to show up (the reference commits before it answers; a
 proxy in front of a queue may lag a little)."""
-
-
-def kept_events(body: Any) -> list[dict[str, Any]]:
-    """The events of ``body`` capture must store: all but ``$performance_event`` (rule 11)."""
-    return [e for e in events_of(body) if isinstance(e, dict) and e.get("event") != PERFORMANCE_EVENT]
 
 
 def records_of(client: Client, event_uuid: str) -> list[dict[str, Any]]:

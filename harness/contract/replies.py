@@ -9,8 +9,6 @@ Locust never does.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from harness import schemas
@@ -22,6 +20,7 @@ from harness.checks import (
     Variant,
     excerpt,
     expected_status_answered,
+    is_success_body,
     no_server_error,
 )
 
@@ -35,10 +34,6 @@ ORIGIN = "https://app.capture-harness.example"
 
 REQUESTED_HEADERS = "content-type,x-capture-harness-probe"
 """``Access-Control-Request-Headers`` of the preflight; capture mirrors what is asked."""
-
-
-def _success_schema() -> Any:
-    return schemas.fast_validator(schemas.uri("response", "/$defs/success"))
 
 
 def status_in(statuses: tuple[int, ...], title: str | None = None) -> Check:
@@ -96,7 +91,7 @@ def plain_options_answered(case: Case, reply: Reply) -> None:
         document = orjson.loads(reply.body)
     except orjson.JSONDecodeError:
         document = None
-    if not _success_schema().is_valid(document):
+    if not is_success_body(document):
         raise Failure("plain OPTIONS body not conformant",
                       f'{case.name}: expected {{"status": "Ok"}} or {{"status": 1}}, got {excerpt(reply.body)}')
 
@@ -111,7 +106,7 @@ def error_body_of(variant: Variant) -> Check:
             document = orjson.loads(reply.body) if reply.body else None
         except orjson.JSONDecodeError:
             document = None
-        if document is not None and _success_schema().is_valid(document):
+        if document is not None and is_success_body(document):
             raise Failure("error answered with a success body",
                           f"{case.name}: {reply.status} with {excerpt(reply.body)}")
         if variant is Variant.ERROR_BODY:

@@ -21,9 +21,8 @@ from harness import wire
 from harness.rules import rule
 from harness.server import records, timestamps
 from harness.validation import (
-    PERFORMANCE_EVENT,
     detect_kind,
-    events_of,
+    kept_events,
     parse_rejection,
     resolved_token,
     strict_loads,
@@ -66,7 +65,7 @@ def handle(path: str, query: str, headers: Mapping[str, str], body: bytes, clien
         deciding = rule(report.rejections[0].rule)
         assert deciding.status is not None
         return Outcome(deciding.status, deciding.capture_text, reason=deciding.name)
-    kept = [event for event in events_of(document) if event.get("event") != PERFORMANCE_EVENT]
+    kept = kept_events(document)
     if not kept:  # every event was $performance_event: silently accepted (rule 11)
         return Outcome(200)
     context = records.Context(
