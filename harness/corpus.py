@@ -26,7 +26,7 @@ from harness import scenarios
 from harness.choices import SeededChoices
 from harness.traffic import Traffic
 from harness.validation import events_of
-from harness.wire import encode, expected_outcome
+from harness.wire import WireRequest, encode, expected_outcome
 
 CHUNK_SIZE = 1000
 """Requests per chunk."""
@@ -41,10 +41,7 @@ class ReadyRequest:
     """One request as it goes on the wire, with its stats name, expected status and event uuids."""
 
     name: str
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: bytes
+    request: WireRequest
     expect_status: int
     uuids: tuple[str, ...]
 
@@ -64,8 +61,7 @@ def generate_chunk(scenario: str, seed: int, stream: int, chunk: int, api_key: s
         uuids = tuple(event["uuid"] for event in events_of(planned.body) if event.get("uuid"))
         status = expected_outcome(planned.encoding, planned.path)
         assert status is not None
-        ready.append(ReadyRequest(planned.name, request.method, request.target, request.headers, request.body,
-                                  status, uuids))
+        ready.append(ReadyRequest(planned.name, request, status, uuids))
     return ready
 
 
@@ -108,9 +104,9 @@ def stream_requests(scenario: str, seed: int, stream: int, api_key: str, cache_d
 
 def _encode(ready: list[ReadyRequest]) -> bytes:
     """One JSON line of metadata, then the bodies back to back: loading is one parse and some slicing."""
-    meta = [{"name": r.name, "method": r.method, "target": r.target, "headers": r.headers, "expect": r.expect_status,
-             "uuids": r.uuids, "size": len(r.body)} for r in ready]
-    return orjson.dumps(meta) + b"\n" + b"".join(r.body for r in ready)
+    meta = [{"name": r.name, "method": r.request.method, "target": r.request.target, "headers": r.request.headers,
+             "expect": r.expect_status, "uuids": r.uuids, "size": len(r.request.body)} for r in ready]
+    return orjson.dumps(meta) + b"\n" + b"".join(r.request.body for r in ready)
 
 
 def _decode(data: bytes) -> list[ReadyRequest]:
@@ -118,8 +114,8 @@ def _decode(data: bytes) -> list[ReadyRequest]:
     ready, offset = [], 0
     for item in orjson.loads(head):
         end = offset + item["size"]
-        ready.append(ReadyRequest(item["name"], item["method"], item["target"], item["headers"], bodies[offset:end],
-                                  item["expect"], tuple(item["uuids"])))
+        request = WireRequest(item["method"], item["target"], item["headers"], bodies[offset:end])
+        ready.append(ReadyRequest(item["name"], request, item["expect"], tuple(item["uuids"])))
         offset = end
     if offset != len(bodies):
         raise ValueError("truncated chunk")

@@ -39,7 +39,6 @@ from harness.checks import Case, Failure, Reply, curl, first_failure
 from harness.ledger import LedgerWriter
 from harness.traffic import DEFAULT_TOKEN
 from harness.validation import mask_token
-from harness.wire import WireRequest
 
 
 @events.init_command_line_parser.add_listener
@@ -174,8 +173,9 @@ class CaptureUser(FastHttpUser):
         due = openmodel.due(self) if self._open_model else None
         ready = self._next_request()
         sent = time.perf_counter()
-        with self.client.request(ready.method, ready.target, name=ready.name, data=ready.body,
-                                 headers=ready.headers, catch_response=True) as response:
+        request = ready.request
+        with self.client.request(request.method, request.target, name=ready.name, data=request.body,
+                                 headers=request.headers, catch_response=True) as response:
             if due is not None:
                 openmodel.record(ready.name, due, sent)
             status = response.status_code or 0
@@ -191,7 +191,7 @@ class CaptureUser(FastHttpUser):
                 response.success()
                 return
             reply = Reply(status, body, {"content-type": content_type})
-            failure = first_failure(Case(ready.name, _wire(ready), ready.expect_status, uuids=ready.uuids), reply)
+            failure = first_failure(Case(ready.name, request, ready.expect_status, uuids=ready.uuids), reply)
             if failure is None:
                 response.success()
                 if len(body) <= 256:
@@ -201,12 +201,8 @@ class CaptureUser(FastHttpUser):
                 _write_failure(state, ready, failure)
 
 
-def _wire(ready: corpus.ReadyRequest) -> WireRequest:
-    return WireRequest(ready.method, ready.target, ready.headers, ready.body)
-
-
 def _write_failure(state: _ProcessState, ready: corpus.ReadyRequest, failure: Failure) -> None:
-    command = curl(_wire(ready), state.base_url, state.bodies_dir)
+    command = curl(ready.request, state.base_url, state.bodies_dir)
     record = {"time": time.time(), "name": ready.name, "title": failure.title, "detail": failure.detail,
               "curl": command}
     masked = orjson.dumps(record).replace(state.api_key.encode(), mask_token(state.api_key).encode())

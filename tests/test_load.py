@@ -407,8 +407,9 @@ def test_api_key_never_in_full_in_reports_or_output(workdir: Path, endpoint: End
 # --- 6. the corpus ------------------------------------------------------------------------------------------
 
 
-def _encoding(request: corpus.ReadyRequest) -> str:
+def _encoding(ready: corpus.ReadyRequest) -> str:
     """The wire encoding a ready request was built with, read off the request."""
+    request = ready.request
     if request.headers.get("Content-Encoding") == "gzip":
         return "gzip-header"
     if "compression=gzip-js" in request.target:
@@ -449,8 +450,8 @@ def test_every_request_decodes_validates_and_expects_its_outcome(
     ready = chunks[scenario]
     assert len(ready) == corpus.CHUNK_SIZE
     for request in ready:
-        path, _, query = request.target.partition("?")
-        text = decode_payload(path, query, request.headers, request.body)
+        path, _, query = request.request.target.partition("?")
+        text = decode_payload(path, query, request.request.headers, request.request.body)
         document = orjson.loads(text)
         report = validate(document, encoded=text.encode())
         assert report.accepted, (request.name, report.rejections)
