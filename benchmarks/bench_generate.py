@@ -14,8 +14,8 @@ import time
 
 import orjson
 
-from harness import fixtures
-from harness.traffic import BODY_KINDS
+from harness.generate import seeded
+from harness.generate.traffic import BODY_KINDS
 
 FIXED_EVENT = {
     "event": "$pageview", "distinct_id": "user_42", "uuid": "0194f3a2-7c1e-7d3a-9b2c-4e5f6a7b8c9d",
@@ -36,7 +36,7 @@ def baseline(events: int) -> float:
 def generate(kind: str, events: int) -> float:
     started = time.perf_counter()
     sink = bytearray()
-    for line in fixtures.valid_lines(kind, events, seed=1, batch_size=50):
+    for line in seeded.valid_lines(kind, events, seed=1, batch_size=50):
         sink += line.data + b"\n"
     return events / (time.perf_counter() - started)
 

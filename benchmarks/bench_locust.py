@@ -36,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import corpus
+from harness.load import corpus
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

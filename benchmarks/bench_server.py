@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import fixtures
+from harness.generate import seeded
 
 SINGLE_EVENT = {"event": "$pageview", "distinct_id": "user-1", "api_key": "phc_benchmark",
                 "properties": {"$current_url": "https://app.example.com/", "$lib": "posthog-python"}}
@@ -103,7 +103,7 @@ def main() -> None:
         return
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("bench_server needs wrk and taskset: apt-get install wrk util-linux")
-    batch = next(fixtures.valid_lines("batch", 100, seed=1, batch_size=100)).data
+    batch = next(seeded.valid_lines("batch", 100, seed=1, batch_size=100)).data
     single = json.dumps(SINGLE_EVENT).encode()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -18,8 +18,10 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from harness import fixtures, schemas
-from harness.validation import events_of, is_acceptable, validate
+from harness.generate import seeded
+from harness.spec import schemas
+from harness.spec.body import events_of
+from harness.spec.validation import is_acceptable, validate
 
 
 def rate(check: Callable[[Any], object], bodies: list[Any], events: int, repeat: int = 3) -> float:
@@ -36,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     args = parser.parse_args()
-    bodies = [orjson.loads(line.data) for line in fixtures.valid_lines("batch", args.events, seed=1, batch_size=100)]
+    bodies = [orjson.loads(line.data) for line in seeded.valid_lines("batch", args.events, seed=1, batch_size=100)]
     events = sum(len(events_of(body)) for body in bodies)
     minimal = jsonschema_rs.validator_for(
         {"properties": {"batch": {"items": {"type": "object", "required": ["event"]}}}})

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import orjson
 
-from harness import schemas
+from harness.spec import schemas
 from harness.wire import WireRequest
 
 EXCERPT = 200

@@ -121,7 +121,7 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
 
 
 def test_rules_lists_every_rule_with_its_status(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.rules import RULES
+    from harness.spec.rules import RULES
 
     assert main(["rules", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)

@@ -30,19 +30,21 @@ import pytest
 
 from harness import validate
 from harness.checks import Case, Failure, Variant
-from harness.choices import SeededChoices
 from harness.cli import main
 from harness.contract import CATEGORIES, bodies, findings
-from harness.contract.cases import PAYLOAD_KINDS, Cases, as_json
+from harness.contract.cases import PAYLOAD_KINDS, Cases
 from harness.contract.tagging import DISTINCT_ID_PREFIX, RUN_PROPERTY, tag
-from harness.contract.target import Target, TargetError, check_url
-from harness.mutations import invalid
-from harness.rules import EVENT_SIZE_LIMIT
+from harness.contract.target import Target
+from harness.generate.choices import SeededChoices
+from harness.generate.mutations import GENERATED_RULES, invalid
+from harness.generate.traffic import Traffic
+from harness.safety import TargetError, check_url
 from harness.server import CaptureApp, Faults, Store
 from harness.server.runner import running
-from harness.strategies import GENERATED_RULES
-from harness.traffic import DEFAULT_TOKEN, Traffic
-from harness.validation import events_of, parse_rejection, strict_loads
+from harness.spec.body import DEFAULT_TOKEN, events_of
+from harness.spec.jsontext import strict_loads, to_json
+from harness.spec.rules import EVENT_SIZE_LIMIT
+from harness.spec.validation import parse_rejection
 from harness.wire import GZIP_MAGIC, V0_PATHS, WireRequest, decode_payload
 
 SUITE_BUDGET_S = 60.0
@@ -447,7 +449,7 @@ def test_contract_command_runs_the_suite_and_prints_the_summary(tmp_path: Path) 
 
 
 def test_the_plugin_and_the_suite_never_import_locust() -> None:
-    code = ("import sys, pkgutil, importlib, harness.pytest_plugin, harness.contract\n"
+    code = ("import sys, pkgutil, importlib, harness.contract.plugin, harness.contract\n"
             "for m in pkgutil.iter_modules(harness.contract.__path__):\n"
             "    importlib.import_module('harness.contract.' + m.name)\n"
             "print(sorted(n for n in sys.modules if n.split('.')[0] in ('locust', 'gevent')))")
@@ -506,7 +508,7 @@ def test_error_body_variant_changes_the_expected_token_statuses() -> None:
 def test_lone_surrogates_go_out_as_json_escapes() -> None:
     cases = Cases(Target("http://127.0.0.1:1", DEFAULT_TOKEN, Variant.MAIN, RUN))
     body, _ = cases.invalid("string-lone-surrogate", "x")
-    text = as_json(body)
+    text = to_json(body)
     assert re.search(rb"\\ud8[0-9a-f]{2}|\\ude[0-9a-f]{2}", text), text[-200:]
     with pytest.raises(orjson.JSONDecodeError) as refused:
         strict_loads(text)
@@ -529,7 +531,7 @@ def test_batches_of_an_exact_size_have_events_under_the_kafka_limit(size: int) -
                                 DEFAULT_TOKEN, size)
     assert len(data) == size
     document = orjson.loads(data)
-    assert all(len(as_json(event)) < EVENT_SIZE_LIMIT for event in document["batch"])
+    assert all(len(to_json(event)) < EVENT_SIZE_LIMIT for event in document["batch"])
     assert validate(document, encoded=data).accepted == (size <= 20 * 1024 * 1024)
 
 

@@ -21,14 +21,15 @@ import orjson
 import pytest
 
 import harness
-from harness.rules import (
+from harness.spec.jsontext import to_json
+from harness.spec.rules import (
     EVENT_SIZE_LIMIT,
     REJECTION_RULES,
     RULES_BY_NAME,
     WARNING_RULES,
     WIRE_BODY_LIMIT,
 )
-from harness.validation import KINDS, compact, parse_rejection
+from harness.spec.validation import KINDS, parse_rejection
 
 CASES_DIR = Path(__file__).parent / "cases"
 CODE_BUILT_RULES = frozenset({"body-too-large", "event-too-large", "string-lone-surrogate", "number-out-of-range",
@@ -146,10 +147,10 @@ def event(**fields: Any) -> dict[str, Any]:
 def padded_event(size: int) -> dict[str, Any]:
     """An event whose compact JSON is exactly ``size`` bytes (an ASCII ``pad`` property takes up the rest)."""
     base = event(properties={"pad": ""})
-    pad = size - len(compact(base))
+    pad = size - len(to_json(base))
     assert pad >= 0, f"cannot pad an event to {size} bytes"
     doc = event(properties={"pad": "x" * pad})
-    assert len(compact(doc)) == size
+    assert len(to_json(doc)) == size
     return doc
 
 
@@ -164,11 +165,11 @@ def batch_of_size(size: int) -> dict[str, Any]:
     """A batch whose compact JSON is exactly ``size`` bytes, every event under the Kafka limit."""
     doc: dict[str, Any] = {"api_key": TOKEN, "batch": []}
     per_event = EVENT_SIZE_LIMIT - 1000
-    while len(compact(doc)) + per_event < size:
+    while len(to_json(doc)) + per_event < size:
         doc["batch"].append(padded_event(per_event))
-    rest = size - len(compact(doc)) - 1  # one byte for the comma before the last event
+    rest = size - len(to_json(doc)) - 1  # one byte for the comma before the last event
     doc["batch"].append(padded_event(rest))
-    assert len(compact(doc)) == size
+    assert len(to_json(doc)) == size
     return doc
 
 

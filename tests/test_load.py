@@ -24,10 +24,12 @@ from typing import Any
 import orjson
 import pytest
 
-from harness import corpus, ledger
 from harness.cli import main
-from harness.scenarios import SCENARIOS
-from harness.validation import events_of, mask_token, validate
+from harness.load import corpus, ledger
+from harness.load.scenarios import SCENARIOS
+from harness.safety import mask_token
+from harness.spec.body import events_of
+from harness.spec.validation import validate
 from harness.wire import FORM_CONTENT_TYPE, decode_payload, expected_outcome
 
 SECRET_KEY = "phc_SECRETKEY123456789"

@@ -26,9 +26,10 @@ from hdrh.log import HistogramLogReader
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness import latency, loadrun
-from harness.arrivals import MAX_LAG_S, ArrivalPlan, Schedule, default_users
-from harness.traffic import DEFAULT_TOKEN
+from harness.load import latency
+from harness.load import run as load_run
+from harness.load.arrivals import MAX_LAG_S, ArrivalPlan, Schedule, default_users
+from harness.spec.body import DEFAULT_TOKEN
 
 # --- arrival plans ---------------------------------------------------------------------------------------
 
@@ -240,14 +241,14 @@ def _set_faults(url: str, faults: dict[str, float]) -> None:
 
 
 def _load(url: str, folder: Path, corpus_dir: Path, *, users: int, processes: int = 1, duration_s: int = 8,
-          thresholds: loadrun.Thresholds | None = None) -> tuple[int, dict[str, Any], str]:
-    options = loadrun.LoadOptions(
+          thresholds: load_run.Thresholds | None = None) -> tuple[int, dict[str, Any], str]:
+    options = load_run.LoadOptions(
         url=url, api_key=DEFAULT_TOKEN, scenario="capture", users=users, spawn_rate=users, duration_s=duration_s,
         processes=processes, report_dir=folder / "report", seed=11, corpus_dir=corpus_dir,
-        arrival_rate=RATE, thresholds=thresholds or loadrun.Thresholds())
+        arrival_rate=RATE, thresholds=thresholds or load_run.Thresholds())
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        status = loadrun.run(options)
+        status = load_run.run(options)
     return status, json.loads((folder / "report" / "summary.json").read_text()), out.getvalue()
 
 
@@ -297,7 +298,7 @@ def test_a_stall_shows_in_the_corrected_latency_not_in_the_service_time(tmp_path
         stall = threading.Thread(target=stall_once_running, daemon=True)
         stall.start()
         status, summary, printed = _load(url, tmp_path, corpus_dir, users=10, duration_s=10,
-                                         thresholds=loadrun.Thresholds(max_p99_ms=500))
+                                         thresholds=load_run.Thresholds(max_p99_ms=500))
         stall.join(timeout=5)
     plan, total = summary["open_model"], summary["latency_hdr_ms"]["Aggregated"]
     assert total["corrected"]["p99"] >= 1000, printed

@@ -20,7 +20,7 @@ import posthog
 import pytest
 
 import harness
-from harness.validation import events_of
+from harness.spec.body import events_of
 from harness.wire import decode_payload
 
 API_KEY = "phc_test_sdk_0123456789abcdef"

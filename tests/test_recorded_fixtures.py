@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 import harness
-from harness.validation import PERFORMANCE_EVENT, events_of
+from harness.spec.body import PERFORMANCE_EVENT, events_of
 from harness.wire import FORM_CONTENT_TYPE, MalformedPayloadError, decode_payload
 from tests.support import DUMP, FIXTURES, Recorded, recorded_requests
 

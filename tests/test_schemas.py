@@ -1,7 +1,7 @@
 """Structural checks of ``schemas/``: the files are sound JSON Schema 2020-12, every rule keyword names a
 catalogue rule and cites the contract, and every ``$ref`` resolves from disk.
 
-The validator trusts these properties instead of re-checking them per call: :func:`harness.schemas.explain`
+The validator trusts these properties instead of re-checking them per call: :func:`harness.spec.schemas.explain`
 reads the rule of a failure from the ``x-rule`` of the failing subschema, and the registry is built from the
 files alone, so a missing ``x-rule`` or an unresolvable ``$ref`` would only show up as a crash (or a network
 fetch) on some rare payload.  These tests find them up front.
@@ -19,8 +19,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from harness import schemas
-from harness.rules import RULES, RULES_BY_NAME
+from harness.spec import schemas
+from harness.spec.rules import RULES, RULES_BY_NAME
 
 CODE_ONLY_RULES = frozenset(
     {"token-inconsistent", "body-too-large", "event-too-large", "string-lone-surrogate", "number-out-of-range",
@@ -159,7 +159,7 @@ def unruled_keywords(base: str, node: Any, where: str, seen: set[int]) -> Iterat
     + [schemas.uri(kind, "/$defs/effective") for kind in EFFECT_KINDS],
 )
 def test_every_failing_keyword_has_an_x_rule(target: str) -> None:
-    """:func:`harness.schemas.explain` names a failure by the ``x-rule`` of the subschema that failed."""
+    """:func:`harness.spec.schemas.explain` names a failure by the ``x-rule`` of the subschema that failed."""
     base, node = resolve(target.split("#")[0], target)
     unruled = list(unruled_keywords(base, node, target, set()))
     assert not unruled, f"keywords that would fail without naming a rule: {unruled}"

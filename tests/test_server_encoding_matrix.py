@@ -32,10 +32,10 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
-from harness.fixtures import valid_lines
+from harness.generate.seeded import valid_lines
 from harness.server import CaptureApp, Store
 from harness.server.runner import running
-from harness.validation import PERFORMANCE_EVENT, events_of
+from harness.spec.body import PERFORMANCE_EVENT, events_of
 from harness.wire import ENCODINGS, V0_PATHS, WireRequest, encode, expected_outcome
 
 TOKEN = "phc_encoding_matrix_token"

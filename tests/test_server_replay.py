@@ -46,8 +46,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from harness.server import CaptureApp, Store
-from harness.server.records import KNOWN_FIELDS
 from harness.server.runner import Running, running
+from harness.spec.records import KNOWN_FIELDS
 from tests.support import DUMP, FIXTURES, Recorded, recorded_requests, request
 
 pytestmark = pytest.mark.skipif(not DUMP.is_file(), reason=f"shared fixtures not found at {FIXTURES}")

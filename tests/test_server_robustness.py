@@ -36,11 +36,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from harness import fixtures, validate, wire
+from harness import validate, wire
 from harness.contract import bodies
+from harness.generate import seeded
+from harness.generate.traffic import BODY_KINDS
 from harness.server import CaptureApp, Store
 from harness.server.runner import Running, running
-from harness.traffic import BODY_KINDS
 from harness.wire import ENCODINGS, FORM_CONTENT_TYPE, V0_PATHS
 from tests.support import ServeProcess, request
 
@@ -313,7 +314,7 @@ def test_a_stalled_upload_is_answered_408(tmp_path: Path) -> None:
 # --- Hypothesis: fuzz at the HTTP level ------------------------------------------------------------------
 
 VALID_BODIES: tuple[bytes, ...] = tuple(
-    line.data for kind in BODY_KINDS for line in fixtures.valid_lines(kind, 6, seed=11, batch_size=3, api_key=TOKEN)
+    line.data for kind in BODY_KINDS for line in seeded.valid_lines(kind, 6, seed=11, batch_size=3, api_key=TOKEN)
 )
 HINTS = ("gzip", "gzip-js", "GZIP", "lz64", "lz-string", "base64", "b64", "deflate", "br", "zstd", "identity", "")
 CONTENT_TYPES = ("application/json", "text/plain", FORM_CONTENT_TYPE, FORM_CONTENT_TYPE + "; charset=UTF-8",

@@ -27,9 +27,9 @@ import orjson
 import pytest
 
 from harness.server import CaptureApp, Store
-from harness.server.records import KNOWN_FIELDS
 from harness.server.runner import Running, running
-from harness.validation import events_of
+from harness.spec.body import events_of
+from harness.spec.records import KNOWN_FIELDS
 from harness.wire import decode_payload
 
 posthog = pytest.importorskip("posthog", reason="the posthog SDK is not installed (pip install .[test])")

@@ -1,4 +1,4 @@
-"""Tests of :mod:`harness.server.timestamps`: event time as capture computes it (contract §4.3,
+"""Tests of :mod:`harness.spec.timestamps`: event time as capture computes it (contract §4.3,
 rules 20 and 21).  Expected values come from capture's Rust sources and the crates it calls; each
 table row names the parser that accepts (or refuses) the text."""
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.server.timestamps import (
+from harness.spec.timestamps import (
     EPOCH,
     FUTURE_CUTOFF,
     capture_panics_on,

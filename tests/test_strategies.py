@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from harness import strategies
-from harness.traffic import BODY_KINDS
-from harness.validation import events_of, validate
+from harness.generate import mutations, strategies
+from harness.generate.traffic import BODY_KINDS
+from harness.spec.body import events_of
+from harness.spec.validation import validate
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -48,7 +49,7 @@ def test_invalid_payloads_fail_on_exactly_their_rule(labelled: tuple[str, int, A
     assert report.status == status
 
 
-@pytest.mark.parametrize("rule_name", strategies.GENERATED_RULES)
+@pytest.mark.parametrize("rule_name", mutations.GENERATED_RULES)
 def test_every_generated_rule_can_be_asked_for_by_name(rule_name: str) -> None:
     @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
     @given(strategies.invalid_payloads(rule_name))

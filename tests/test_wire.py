@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import lzstring
 from harness.contract import bodies
 from harness.wire import (
     DECOMPRESSED_LIMIT,
@@ -26,6 +25,7 @@ from harness.wire import (
     PayloadTooLargeError,
     decode_payload,
     is_legacy_path,
+    lzstring,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"

@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import lzstring
 from harness.wire import (
     ENCODINGS,
     FORM_CONTENT_TYPE,
@@ -30,6 +29,7 @@ from harness.wire import (
     encode,
     expected_outcome,
     is_legacy_path,
+    lzstring,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"

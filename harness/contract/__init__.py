@@ -2,7 +2,7 @@
 
 Run it with ``pytest --pyargs harness.contract --capture-url URL`` or ``capture-harness contract --url URL``;
 without a URL the reference endpoint is started for the session.  The fixtures and options come from the
-``capture_harness`` pytest plugin (:mod:`harness.pytest_plugin`).
+``capture_harness`` pytest plugin (:mod:`harness.contract.plugin`).
 
 The ``test_*`` modules hold the tests, one module per category (a pytest marker of the same name, so
 ``-m rejection`` selects one); the other modules are the suite's machinery, importable by users who

@@ -11,9 +11,9 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from harness.contract.cases import as_json
-from harness.rules import EVENT_SIZE_LIMIT
-from harness.validation import JSON_DEPTH_LIMIT, events_of
+from harness.spec.body import events_of
+from harness.spec.jsontext import JSON_DEPTH_LIMIT, to_json
+from harness.spec.rules import EVENT_SIZE_LIMIT
 
 BOMB_INFLATED = 1 << 30
 """What the gzip bomb inflates to: 1 GiB of zeros, ten times capture's 100 MiB decompressed budget."""
@@ -23,7 +23,7 @@ _PLACEHOLDER = "__capture_harness_placeholder__"
 
 def not_json(body: Any) -> bytes:
     """``body``'s JSON text cut short by one byte: capture's parser fails on it (rule ``body-not-json``)."""
-    return as_json(body)[:-1]
+    return to_json(body)[:-1]
 
 
 def too_deep(body: Any) -> bytes:
@@ -42,7 +42,7 @@ def number_out_of_range(body: Any) -> bytes:
 def _with_property(body: Any, name: str, value: Any) -> bytes:
     body = copy.deepcopy(body)
     events_of(body)[0].setdefault("properties", {})[name] = value
-    return as_json(body)
+    return to_json(body)
 
 
 def batch_of_size(make_event: Callable[[int], dict[str, Any]], api_key: str, size: int) -> bytes:
@@ -54,12 +54,12 @@ def batch_of_size(make_event: Callable[[int], dict[str, Any]], api_key: str, siz
     events = [make_event(index) for index in range(count)]
     for event in events:
         event.setdefault("properties", {})["padding"] = ""
-    missing = size - len(as_json({"api_key": api_key, "batch": events}))
+    missing = size - len(to_json({"api_key": api_key, "batch": events}))
     if missing < 0:
         raise ValueError(f"size={size} is smaller than {count} events without padding")
     for index, event in enumerate(events):
         event["properties"]["padding"] = "x" * (missing // count + (1 if index < missing % count else 0))
-    data = as_json({"api_key": api_key, "batch": events})
+    data = to_json({"api_key": api_key, "batch": events})
     if len(data) != size:  # padding is ASCII, one byte a character: only a bug gets here
         raise AssertionError(f"built {len(data)} bytes, wanted {size}")
     return data

@@ -1,8 +1,8 @@
 """Bodies for the contract tests, tagged for the run, turned into :class:`harness.checks.Case`\\ s.
 
-Valid bodies come from the seeded traffic model (:class:`harness.traffic.Traffic` driven by
-:class:`harness.choices.SeededChoices`, the engine of ``harness.fixtures``), rule-breaking ones from
-:data:`harness.mutations.BREAKERS`: the same generators as ``capture-harness generate``, so the suite
+Valid bodies come from the seeded traffic model (:class:`harness.generate.traffic.Traffic` driven by
+:class:`harness.generate.choices.SeededChoices`, the engine of ``harness.generate.seeded``), rule-breaking ones from
+:data:`harness.generate.mutations.BREAKERS`: the same generators as ``capture-harness generate``, so the suite
 sends what real SDKs send.  A seed is derived from the test's own label, so a test sends the same body
 (up to the run tag) every run, and the ids pytest shows are stable.
 """
@@ -13,14 +13,14 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from harness import mutations
 from harness.checks import Case, expected_status
-from harness.choices import SeededChoices
 from harness.contract.tagging import tag
 from harness.contract.target import Target
-from harness.fixtures import json_line
-from harness.traffic import Traffic
-from harness.validation import events_of
+from harness.generate import mutations
+from harness.generate.choices import SeededChoices
+from harness.generate.traffic import Traffic
+from harness.spec.body import events_of
+from harness.spec.jsontext import to_json
 from harness.wire import encode
 
 PAYLOAD_KINDS: tuple[str, ...] = ("capture", "batch", "identify", "alias", "groupidentify")
@@ -30,12 +30,6 @@ PAYLOAD_KINDS: tuple[str, ...] = ("capture", "batch", "identify", "alias", "grou
 def seed_of(label: str) -> int:
     """A stable seed for a test's label (``hash()`` is salted per process; crc32 is not)."""
     return zlib.crc32(label.encode("utf-8"))
-
-
-def as_json(body: Any) -> bytes:
-    """The JSON text of ``body``: compact, and able to write what orjson refuses (integers beyond 64
-    bits, lone surrogates as ``\\ud800`` escapes), since capture must be sent exactly those."""
-    return json_line(body)
 
 
 class Cases:
@@ -61,7 +55,7 @@ class Cases:
     def case(self, name: str, body: Any, *, encoding: str = "json", path: str = "/i/v0/e/", expect: int = 200,
              rule: str | None = None, query: Mapping[str, str] | None = None) -> Case:
         """``body`` (a JSON value, or bytes sent as they are) on the wire as ``encoding`` to ``path``."""
-        payload = body if isinstance(body, bytes) else as_json(body)
+        payload = body if isinstance(body, bytes) else to_json(body)
         request = encode(payload, encoding, path, query=query)
         return Case(name, request, expect, rule, uuids_of(body))
 

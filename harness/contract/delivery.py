@@ -3,7 +3,7 @@
 Only for endpoints that serve the reference server's inspection API (``GET /_harness/events?uuid=``);
 each record there is shaped like capture's Kafka message: ``uuid`` (canonical), ``distinct_id`` (as
 capture stringifies it), ``event`` and ``data`` (the event's JSON text, ``properties`` untouched).
-The expected distinct id comes from :func:`harness.server.records.distinct_id`, the project's one
+The expected distinct id comes from :func:`harness.spec.records.distinct_id`, the project's one
 implementation of contract §4.2 (stringify, replace NUL, cut to 200 characters).
 """
 
@@ -19,8 +19,8 @@ import orjson
 
 from harness.checks import Case, Check, Failure, Reply
 from harness.contract.client import Client, NoAnswerError
-from harness.server.records import distinct_id as stored_distinct_id
-from harness.validation import kept_events
+from harness.spec.body import kept_events
+from harness.spec.records import distinct_id as stored_distinct_id
 
 WAIT_S = 0.25
 """How long an acknowledged event may take to show up (the reference commits before it answers; a

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.checks import Case, Failure, curl
 from harness.contract.target import Target
-from harness.validation import mask_token
+from harness.safety import mask_token
 
 NOTE_LIMIT = 1500
 """Characters of a Hypothesis note (the falsifying example) kept in the report; the curl has the rest."""

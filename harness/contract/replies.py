@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import orjson
 
-from harness import schemas
 from harness.checks import (
     Case,
     Check,
@@ -23,6 +22,7 @@ from harness.checks import (
     is_success_body,
     no_server_error,
 )
+from harness.spec import schemas
 
 STATUS_CHECKS: tuple[Check, ...] = (no_server_error, expected_status_answered)
 """What the status-matrix categories check (acceptance, rejection, edge cases, properties, limits,

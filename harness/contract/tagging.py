@@ -22,8 +22,8 @@ import secrets
 import time
 from typing import Any
 
-from harness import ids
-from harness.validation import events_of
+from harness.generate import ids
+from harness.spec.body import events_of
 
 RUN_PROPERTY = "$capture_harness_run"
 DISTINCT_ID_PREFIX = "capture-harness-"

@@ -1,39 +1,16 @@
 """The endpoint under test: its URL, the API key (only ever shown masked), the variant, the run id.
 
-Also the one safety rule about where the suite may point: PostHog Cloud hosts (anything under
-``posthog.com``) are refused unless the user says ``--capture-allow-production``, because the suite
-sends hundreds of odd and invalid requests and real events into the project of the key it is given.
+Where the suite may point is checked by :func:`harness.safety.check_url` (PostHog Cloud hosts refused
+unless the user says ``--capture-allow-production``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from harness.checks import Variant
-from harness.safety import is_production_host
-from harness.traffic import DEFAULT_TOKEN
-from harness.validation import mask_token
-
-
-class TargetError(ValueError):
-    """The URL cannot be tested as given; the message says what to change."""
-
-
-def check_url(url: str, *, allow_production: bool = False) -> str:
-    """``url`` without a trailing slash, or :class:`TargetError` if it is not http(s) or is production."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetError(f"--capture-url {url!r} is not an http(s) URL; e.g. --capture-url http://127.0.0.1:8000")
-    if parts.query or parts.fragment:
-        raise TargetError(f"--capture-url {url!r} holds a query or fragment; give the base URL only")
-    host = parts.hostname
-    if not allow_production and is_production_host(host):
-        raise TargetError(
-            f"{host} is a PostHog Cloud host: the contract suite sends hundreds of invalid and tagged test "
-            "events, so it refuses production by default. Point it at staging or a self-hosted endpoint, "
-            "or pass --capture-allow-production (capture-harness contract --allow-production) if you mean it.")
-    return url.rstrip("/")
+from harness.safety import mask_token
+from harness.spec.body import DEFAULT_TOKEN
 
 
 @dataclass(frozen=True)

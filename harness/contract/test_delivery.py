@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from harness import mutations
 from harness.checks import Reply, expected_status_answered, no_server_error
 from harness.contract.cases import PAYLOAD_KINDS, Cases
 from harness.contract.client import Client
 from harness.contract.delivery import none_stored, stored_as_sent
 from harness.contract.replies import STATUS_CHECKS
 from harness.contract.tagging import fresh_uuid
-from harness.validation import events_of
+from harness.generate import mutations
+from harness.spec.body import events_of
 from harness.wire import ENCODINGS, expected_outcome
 
 pytestmark = [pytest.mark.delivery, pytest.mark.usefixtures("capture_inspection")]

@@ -1,6 +1,6 @@
 """Edge cases: bodies that are awkward on purpose and that capture must still accept (200).
 
-Every edit of :data:`harness.mutations.EDGES` on every payload kind, then the values themselves, one test
+Every edit of :data:`harness.generate.mutations.EDGES` on every payload kind, then the values themselves, one test
 each: unicode in property values and keys, numeric / array / object / placeholder distinct ids (§4.2,
 §8), ``$performance_event``-only requests (§2.2), every uuid form ``Uuid::parse_str`` accepts (§4.1),
 every timestamp form (§4.3), and the token in every place capture reads it (§3.1).
@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from harness import model, mutations
 from harness.checks import Reply
-from harness.choices import SeededChoices
 from harness.contract.cases import PAYLOAD_KINDS, Cases, seed_of
 from harness.contract.replies import STATUS_CHECKS
-from harness.validation import events_of
+from harness.generate import model, mutations
+from harness.generate.choices import SeededChoices
+from harness.spec.body import events_of
 
 pytestmark = pytest.mark.edge_cases
 

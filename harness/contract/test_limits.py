@@ -20,8 +20,8 @@ from harness.checks import Case, Check, Failure, Reply, no_server_error
 from harness.contract import bodies
 from harness.contract.cases import Cases
 from harness.contract.replies import STATUS_CHECKS, status_in
-from harness.rules import WIRE_BODY_LIMIT
-from harness.validation import events_of
+from harness.spec.body import events_of
+from harness.spec.rules import WIRE_BODY_LIMIT
 from harness.wire import WireRequest
 
 pytestmark = pytest.mark.limits

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from harness.checks import Reply, expected_status
 from harness.contract.cases import Cases
 from harness.contract.replies import STATUS_CHECKS
-from harness.strategies import edge_cases, invalid_payloads, payloads
+from harness.generate.strategies import edge_cases, invalid_payloads, payloads
 from harness.wire import ENCODINGS, V0_PATHS, expected_outcome
 
 pytestmark = pytest.mark.properties

@@ -1,6 +1,6 @@
 """Rejection: every rule the generators can break, answered with the contract's status (400, 401, 413).
 
-A body breaks exactly one rule (:data:`harness.mutations.BREAKERS`), is sent as JSON to a single-event
+A body breaks exactly one rule (:data:`harness.generate.mutations.BREAKERS`), is sent as JSON to a single-event
 path, the batch path and a legacy path (capture has one handler for all, §1.1; ``/engage`` is left out
 because a nameless body is valid there), and must get :func:`harness.checks.expected_status` for the
 variant: never a 200, never a 5xx.  Three parse rules no JSON value can break are sent as bytes:
@@ -18,8 +18,8 @@ from harness.checks import Reply, expected_status
 from harness.contract import bodies
 from harness.contract.cases import Cases
 from harness.contract.replies import STATUS_CHECKS
-from harness.rules import rule as rule_named
-from harness.strategies import GENERATED_RULES
+from harness.generate.mutations import GENERATED_RULES
+from harness.spec.rules import rule as rule_named
 
 pytestmark = pytest.mark.rejection
 

@@ -21,11 +21,11 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from harness.rules import WIRE_BODY_LIMIT
 from harness.server import capture
 from harness.server.faults import ERROR_TEXTS, FaultPlan, Faults
 from harness.server.store import FILTERS, Store
-from harness.server.timestamps import parse_date
+from harness.spec.rules import WIRE_BODY_LIMIT
+from harness.spec.timestamps import parse_date
 from harness.wire import V0_PATHS
 
 Scope = dict[str, Any]

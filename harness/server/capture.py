@@ -2,8 +2,8 @@
 
 The steps and their order are capture's (contract §2 to §4): decode the wire encoding, parse the JSON,
 turn a nameless body on ``/engage`` into ``$identify``, judge the payload with the same validator users
-run (``harness.validation``, which reads the schemas), then build one record per kept event.  The
-status and the plain-text error body come from the deciding rule (``harness.rules``), so the server
+run (``harness.spec.validation``, which reads the schemas), then build one record per kept event.  The
+status and the plain-text error body come from the deciding rule (``harness.spec.rules``), so the server
 cannot drift from the validator.
 """
 
@@ -18,16 +18,13 @@ from urllib.parse import parse_qs
 import orjson
 
 from harness import wire
-from harness.rules import rule
-from harness.server import records, timestamps
-from harness.validation import (
-    detect_kind,
-    kept_events,
-    parse_rejection,
-    resolved_token,
-    strict_loads,
-    validate,
-)
+from harness.server import records
+from harness.spec import timestamps
+from harness.spec.body import detect_kind, event_token, kept_events
+from harness.spec.jsontext import strict_loads
+from harness.spec.records import trim_token
+from harness.spec.rules import rule
+from harness.spec.validation import parse_rejection, validate
 
 ENGAGE_PATHS = frozenset({"/engage", "/engage/"})
 
@@ -69,7 +66,7 @@ def handle(path: str, query: str, headers: Mapping[str, str], body: bytes, clien
     if not kept:  # every event was $performance_event: silently accepted (rule 11)
         return Outcome(200)
     context = records.Context(
-        token=records.resolved_token(_request_token(document, kept)),
+        token=trim_token(_request_token(document, kept)),
         client_ip=client_ip,
         now=now,
         sent_at=_sent_at(document, query),
@@ -90,7 +87,7 @@ def _request_token(document: Any, kept: list[dict[str, Any]]) -> str:
     if isinstance(document, dict) and "event" not in document:
         return document.get("api_key", document.get("token"))
     for event in kept:
-        token = resolved_token(event)
+        token = event_token(event)
         if token is not None:
             return token
     raise AssertionError("a validated request always has a token")

@@ -17,21 +17,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from harness import ids
-from harness.server import timestamps
-
-DISTINCT_ID_LIMIT = 200
-"""Characters kept of a distinct id whose UTF-8 form is over 200 bytes (§4.2)."""
-
-WHITESPACE = "\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008" \
-             "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-"""Unicode White_Space, what Rust's ``str::trim`` removes (Python's ``str.strip`` removes more)."""
-
-KNOWN_FIELDS = ("token", "distinct_id", "uuid", "event", "properties", "timestamp", "offset", "$set",
-                "$set_once")
-"""The fields of capture's ``RawEvent``, in its serialization order (rule 22)."""
-
-_ALIASES = {"$token": "token", "api_key": "token", "$distinct_id": "distinct_id"}
+from harness.generate import ids
+from harness.spec import timestamps
+from harness.spec.records import distinct_id, known_fields
 
 
 class Record(NamedTuple):
@@ -77,7 +65,7 @@ def build_all(events: list[Mapping[str, Any]], context: Context) -> list[Record]
 def build(event: Mapping[str, Any], context: Context, now_text: str, sent_at_text: str | None) -> Record:
     """The record of one accepted event (already validated: every field has a type capture accepts)."""
     properties = event.get("properties") or {}
-    fields = _known_fields(event)
+    fields = known_fields(event)
     event_uuid = _uuid(fields.get("uuid"))
     fields["uuid"] = event_uuid
     moment = timestamps.event_time(
@@ -97,36 +85,6 @@ def build(event: Mapping[str, Any], context: Context, now_text: str, sent_at_tex
         historical_migration=context.historical_migration,
         is_cookieless_mode=properties.get("$cookieless_mode") is True,
     )
-
-
-def _known_fields(event: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` as capture re-serializes ``RawEvent``: known fields under their canonical names, null
-    ones left out, ``properties`` always present."""
-    found: dict[str, Any] = {}
-    for key, value in event.items():
-        name = _ALIASES.get(key, key)
-        if name in KNOWN_FIELDS and value is not None:
-            found[name] = value
-    found.setdefault("properties", {})
-    return {name: found[name] for name in KNOWN_FIELDS if name in found}
-
-
-def distinct_id(event: Mapping[str, Any]) -> str:
-    """Capture's ``extract_distinct_id`` (§4.2): top level unless null, else ``properties.distinct_id``;
-    non-strings as compact JSON with sorted keys; NUL as U+FFFD; over 200 bytes cut to 200 characters."""
-    value = event.get("distinct_id", event.get("$distinct_id"))
-    if value is None:
-        value = (event.get("properties") or {}).get("distinct_id")
-    text = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    text = text.replace("\x00", "\ufffd")
-    if len(text.encode()) > DISTINCT_ID_LIMIT:
-        text = text[:DISTINCT_ID_LIMIT]
-    return text
-
-
-def resolved_token(token: str) -> str:
-    """The token as capture uses it: surrounding whitespace trimmed (newer revisions, §3.2)."""
-    return token.strip(WHITESPACE)
 
 
 def _uuid(value: Any) -> str:

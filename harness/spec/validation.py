@@ -5,36 +5,31 @@ named function: tokens agreeing across an array (``token-inconsistent``), an ``o
 float, strings with lone surrogates and numbers beyond float range (capture's JSON parser refuses both),
 and the byte limits (``body-too-large``, ``event-too-large``).
 
-A request can break several rules; capture stops at the first failing stage (:class:`harness.rules.Stage`),
+A request can break several rules; capture stops at the first failing stage (:class:`harness.spec.rules.Stage`),
 so a report lists the violations of that stage only, and its status is theirs.  Warnings ("accepted but
 ineffective") are computed only for accepted payloads.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from harness import schemas
-from harness.rules import EVENT_SIZE_LIMIT, WIRE_BODY_LIMIT, Rule, Stage, rule
+from harness.safety import mask_token
+from harness.spec import schemas
+from harness.spec.body import (
+    SPECIAL_EVENT_KINDS,
+    detect_kind,
+    event_token,
+    events_of,
+    kept_events,
+)
+from harness.spec.jsontext import JSON_DEPTH_LIMIT, to_json, too_deep
+from harness.spec.rules import EVENT_SIZE_LIMIT, WIRE_BODY_LIMIT, Rule, Stage, rule
 
 KINDS: tuple[str, ...] = tuple(schemas.KIND_FILES)
-
-SPECIAL_EVENT_KINDS: dict[str, str] = {
-    "$identify": "identify",
-    "$create_alias": "alias",
-    "$merge_dangerously": "alias",
-    "$groupidentify": "groupidentify",
-}
-"""Event names whose effect ingestion checks, and the kind whose ``$defs/effective`` describes it."""
-
-PERFORMANCE_EVENT = "$performance_event"
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -66,39 +61,6 @@ class Report:
     def rules(self) -> frozenset[str]:
         """Names of the rules that decided the rejection (empty when accepted)."""
         return frozenset(f.rule for f in self.rejections)
-
-
-def detect_kind(document: Any) -> str:
-    """Guess the payload kind from its shape, as capture itself would read it."""
-    if isinstance(document, list):
-        return "batch"
-    if not isinstance(document, dict):
-        return "capture"
-    if "batch" in document:
-        return "batch"
-    if "event" in document:
-        name = document["event"]
-        return SPECIAL_EVENT_KINDS.get(name, "capture") if isinstance(name, str) else "capture"
-    if "status" in document:
-        return "response"
-    return "capture"
-
-
-def events_of(document: Any) -> list[Any]:
-    """The events a request body carries (a batch's ``batch``, an array's items, or the body itself)."""
-    if isinstance(document, list):
-        return document
-    if isinstance(document, dict):
-        batch = document.get("batch")
-        if "event" not in document and isinstance(batch, list):
-            return batch
-        return [document]
-    return []
-
-
-def kept_events(document: Any) -> list[dict[str, Any]]:
-    """The events capture keeps: every event object but ``$performance_event``, which it drops (rule 11)."""
-    return [e for e in events_of(document) if isinstance(e, dict) and e.get("event") != PERFORMANCE_EVENT]
 
 
 def is_acceptable(document: Any, kind: str | None = None) -> bool:
@@ -181,13 +143,13 @@ def _code_findings(document: Any, kind: str, encoded: bytes | None, wire_size: i
         return
     if encoded is None:  # built in memory: check what strict_loads refuses when callers parse text
         try:
-            encoded = compact(document)
+            encoded = to_json(document, strict=True)
         except UnicodeEncodeError:
             yield from _lone_surrogates(document, "$")
             return
         if _has_out_of_range_number(document):
             yield from _out_of_range_numbers(document, "$")
-        if _too_deep(encoded):
+        if too_deep(encoded):
             yield Finding("json-too-deep", "$", _message("json-too-deep", f"over {JSON_DEPTH_LIMIT} levels"))
     size = len(encoded) if wire_size is None else wire_size
     if size > WIRE_BODY_LIMIT:
@@ -199,52 +161,6 @@ def _code_findings(document: Any, kind: str, encoded: bytes | None, wire_size: i
         yield from _inconsistent_tokens(kept_events(document))
     if len(encoded) > EVENT_SIZE_LIMIT:
         yield from _oversized_events(events, prefix)
-
-
-JSON_DEPTH_LIMIT = 127
-"""Nested arrays and objects serde_json reads: its recursion budget of 128 runs out on the 128th level."""
-
-_ORJSON_DEPTH_LIMIT = 1024
-_DEPTH_PAD = _ORJSON_DEPTH_LIMIT - JSON_DEPTH_LIMIT
-
-
-def strict_loads(data: bytes) -> Any:
-    """Parse JSON exactly as strictly as capture's serde_json: lone surrogates, numbers beyond float
-    range and nesting deeper than :data:`JSON_DEPTH_LIMIT` raise ``orjson.JSONDecodeError`` (see
-    :func:`parse_rejection`).  orjson's own depth limit is 1024, so text that could be too deep is parsed
-    inside 897 extra arrays: it fails exactly when the payload nests deeper than 127 levels."""
-    if data.count(b"[") + data.count(b"{") <= JSON_DEPTH_LIMIT:
-        return orjson.loads(data)
-    try:
-        value = orjson.loads(b"[" * _DEPTH_PAD + data + b"]" * _DEPTH_PAD)
-    except orjson.JSONDecodeError as error:
-        if "depth" in str(error):
-            raise orjson.JSONDecodeError(f"depth limit exceeded: nested deeper than {JSON_DEPTH_LIMIT} levels",
-                                         "", 0) from None
-        return orjson.loads(data)  # raises again, with positions in the caller's text
-    for _ in range(_DEPTH_PAD):
-        value = value[0]
-    return value
-
-
-def _too_deep(encoded: bytes) -> bool:
-    try:
-        strict_loads(encoded)
-    except orjson.JSONDecodeError as error:
-        return "depth" in str(error)
-    return False
-
-
-def compact(value: Any) -> bytes:
-    """``value`` as compact UTF-8 JSON, the way it would go on the wire.
-
-    orjson is fast but refuses integers beyond 64 bits, which capture accepts (it reads them as floats);
-    those fall back to the standard library.  Lone surrogates raise ``UnicodeEncodeError``.
-    """
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _events_path(document: Any) -> str:
@@ -267,20 +183,9 @@ def _float_offsets(events: list[Any], prefix: str) -> Iterator[Finding]:
             yield Finding("offset-not-integer", path, _message("offset-not-integer", repr(event["offset"])))
 
 
-def resolved_token(event: dict[str, Any]) -> str | None:
-    """The token capture reads from one event (§3.1): its own field first, else a string ``properties.token``."""
-    for name in ("token", "$token", "api_key"):
-        value = event.get(name)
-        if value is not None:
-            return value if isinstance(value, str) else None
-    properties = event.get("properties")
-    token = properties.get("token") if isinstance(properties, dict) else None
-    return token if isinstance(token, str) else None
-
-
 def _inconsistent_tokens(kept: list[dict[str, Any]]) -> Iterator[Finding]:
     """Rule 13: the tokens of an array's kept events must all be the same string."""
-    tokens = {resolved_token(event) for event in kept}
+    tokens = {event_token(event) for event in kept}
     tokens.discard(None)
     if len(tokens) > 1:
         shown = ", ".join(sorted(mask_token(t) for t in tokens if t is not None))
@@ -289,7 +194,7 @@ def _inconsistent_tokens(kept: list[dict[str, Any]]) -> Iterator[Finding]:
 
 def _oversized_events(events: list[Any], prefix: str) -> Iterator[Finding]:
     for index, event in enumerate(events):
-        size = len(compact(event))
+        size = len(to_json(event))
         if size > EVENT_SIZE_LIMIT:
             yield Finding("event-too-large", _event_path(prefix, index), _message("event-too-large", f"{size:,} bytes"))
 
@@ -341,14 +246,6 @@ def _out_of_range_numbers(value: Any, path: str) -> Iterator[Finding]:
             yield from _out_of_range_numbers(item, f"{path}[{index}]")
     elif not isinstance(value, str) and _has_out_of_range_number(value):
         yield Finding("number-out-of-range", path, _message("number-out-of-range", repr(value)[:40]))
-
-
-def mask_token(token: str) -> str:
-    """Show a token without revealing it: ``phc_…last4`` (DESIGN.md: never print a full API key)."""
-    if len(token) <= 8:
-        return "…" if token else "''"
-    head = token[:4] if token[3:4] == "_" else ""
-    return f"{head}…{token[-4:]}"
 
 
 # --- warnings: accepted but ineffective ---------------------------------------------------------------

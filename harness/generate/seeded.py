@@ -1,23 +1,19 @@
 """Fast, seeded bulk generation of request bodies as JSON lines, for corpora and other projects' fixtures.
 
-Drives the same traffic model as the Hypothesis strategies with :class:`~harness.choices.SeededChoices`,
+Drives the same traffic model as the Hypothesis strategies with :class:`~harness.generate.choices.SeededChoices`,
 so it runs at well over 100,000 events a second and the same seed always gives byte-identical output.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
-
-from harness import mutations
-from harness.choices import SeededChoices
-from harness.strategies import GENERATED_RULES
-from harness.traffic import BODY_KINDS, DEFAULT_TOKEN, Traffic
-from harness.validation import events_of
+from harness.generate import mutations
+from harness.generate.choices import SeededChoices
+from harness.generate.traffic import BODY_KINDS, Traffic
+from harness.spec.body import DEFAULT_TOKEN, events_of
+from harness.spec.jsontext import to_json
 
 
 @dataclass(frozen=True)
@@ -26,18 +22,6 @@ class Line:
 
     data: bytes
     events: int
-
-
-def json_line(value: Any) -> bytes:
-    """Compact JSON for one line: orjson when it can, the standard library for what orjson refuses
-    (integers beyond 64 bits, which capture accepts; lone surrogates, written as ``\\ud800`` escapes)."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        try:
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-        except UnicodeEncodeError:
-            return json.dumps(value, separators=(",", ":")).encode()
 
 
 def valid_lines(kind: str, count: int, seed: int, batch_size: int = 50,
@@ -53,16 +37,16 @@ def valid_lines(kind: str, count: int, seed: int, batch_size: int = 50,
         if len(events) > remaining:
             del events[remaining:]
         remaining -= len(events)
-        yield Line(orjson.dumps(body), len(events))
+        yield Line(to_json(body), len(events))
 
 
 def invalid_lines(count: int, seed: int, api_key: str = DEFAULT_TOKEN) -> Iterator[Line]:
     """``count`` labelled invalid bodies, ``{"rule", "expect_status", "body"}``, cycling through every
-    generated rule so that any run of ``len(GENERATED_RULES)`` lines covers them all."""
+    generated rule so that any run of ``len(mutations.GENERATED_RULES)`` lines covers them all."""
     choices = SeededChoices(seed)
     traffic = Traffic(choices, token=api_key)
     for index in range(count):
-        name = GENERATED_RULES[index % len(GENERATED_RULES)]
+        name = mutations.GENERATED_RULES[index % len(mutations.GENERATED_RULES)]
         body, status = mutations.invalid(choices, traffic, name)
-        yield Line(json_line({"rule": name, "expect_status": status, "body": body}),
+        yield Line(to_json({"rule": name, "expect_status": status, "body": body}),
                    len(events_of(body)) if isinstance(body, (dict, list)) else 0)

@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import quote, unquote_to_bytes, urlencode
 
-from harness import lzstring
-from harness.rules import WIRE_BODY_LIMIT
+from harness.spec.rules import WIRE_BODY_LIMIT
+from harness.wire import lzstring
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 """The only ``Content-Type`` capture reads as a form: compared exactly, so ``; charset=UTF-8`` is not one."""

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.choices import weighted
-from harness.traffic import Traffic
+from harness.generate.choices import weighted
+from harness.generate.traffic import Traffic
 
 SCENARIOS: tuple[str, ...] = ("capture", "batch", "browser", "identify_alias", "mixed")
 

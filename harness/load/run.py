@@ -34,13 +34,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from tqdm import tqdm
 
-from harness import corpus, latency, ledger
-from harness.safety import is_production_host
-from harness.validation import mask_token
+from harness._data import data_file
+from harness.load import corpus, latency, ledger
+from harness.safety import TargetError, check_url, mask_token
 
 MAX_DURATION_S = 24 * 3600
 """No run is unbounded: the longest duration ``load`` accepts."""
@@ -74,27 +74,24 @@ class LoadOptions:
     corpus_dir: Path = corpus.DEFAULT_CACHE_DIR
     bodies_dir: Path = corpus.FAILED_BODIES_DIR
     arrival_rate: float | None = None
-    """Open model: requests/s in total, on a plan (:mod:`harness.openmodel`); None for the closed loop."""
+    """Open model: requests/s in total, on a plan (:mod:`harness.load.openmodel`); None for the closed loop."""
     ramp_s: float = 0.0
 
 
 def locustfile(scenario: str) -> Path:
     """The locustfile of ``scenario``: beside the package in a checkout, inside it when installed."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "locustfiles", here.parent / "locustfiles"):
-        if (folder / f"{scenario}.py").is_file():
-            return folder / f"{scenario}.py"
-    raise UsageError(f"no locustfile for scenario {scenario!r} beside {here}; reinstall the package")
+    try:
+        return data_file("locustfiles", f"{scenario}.py")
+    except FileNotFoundError as error:
+        raise UsageError(f"no locustfile for scenario {scenario!r}: {error}") from None
 
 
 def check_target(url: str, allow_production: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--url {url!r} is not an http(s) URL; e.g. --url http://127.0.0.1:8000")
-    host = parts.hostname
-    if not allow_production and is_production_host(host):
-        raise UsageError(f"{host} is a PostHog Cloud host: load tests against production are refused; "
-                         "point --url at staging, or pass --allow-production if you really mean it")
+    try:
+        check_url(url, allow_production=allow_production, option="--url", allow_option="--allow-production",
+                  job="load tests send as many events as they can")
+    except TargetError as error:
+        raise UsageError(str(error)) from None
 
 
 def run(options: LoadOptions) -> int:
@@ -282,14 +279,14 @@ def _run_locust(options: LoadOptions, url: str, seed: int) -> int:
 
 
 FINAL_STATS = "locust-final.json"
-"""Written by :mod:`harness.load` when Locust quits (``harness.load.FINAL_STATS``; not imported: it imports
+"""Written by :mod:`harness.load.user` when Locust quits (``harness.load.user.FINAL_STATS``; not imported: it imports
 locust)."""
 
 
 def read_results(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The run's stats rows (the last one ``Aggregated``) and errors.
 
-    From the final stats :mod:`harness.load` writes when Locust quits; Locust's own ``--csv`` files are
+    From the final stats :mod:`harness.load.user` writes when Locust quits; Locust's own ``--csv`` files are
     rewritten once a second (and flushed every few), so they can miss the run's last second: the fallback
     only when Locust died before quitting."""
     final = report_dir / FINAL_STATS

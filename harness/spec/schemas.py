@@ -20,6 +20,8 @@ import jsonschema_rs
 import referencing
 import referencing.jsonschema
 
+from harness._data import data_file
+
 BASE_URI = "https://capture-harness.dev/schemas/v0/"
 
 KIND_FILES: dict[str, str] = {
@@ -36,11 +38,7 @@ KIND_FILES: dict[str, str] = {
 
 def schema_dir() -> Path:
     """Where the schema files are: inside the installed package, or beside it in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "schemas", here.parent / "schemas"):
-        if (candidate / "common.json").is_file():
-            return candidate
-    raise FileNotFoundError(f"capture-harness schemas not found beside {here}; reinstall the package")
+    return data_file("schemas", "common.json").parent
 
 
 @functools.cache

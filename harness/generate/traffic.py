@@ -3,7 +3,7 @@
 :class:`Traffic` keeps a population of people with sessions and a simulated clock, and turns the model's
 events into the bodies SDKs post: single events, batches, ``$identify``, ``$create_alias``,
 ``$groupidentify``, and a realistic ``mixed`` blend.  Hypothesis strategies and the bulk generator both
-drive it; only the :class:`~harness.choices.Choices` behind it differs.
+drive it; only the :class:`~harness.generate.choices.Choices` behind it differs.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness import model
-from harness.choices import Choices, weighted
-
-DEFAULT_TOKEN = "phc_captureharnessdefaulttoken0000000000"
-"""A shape-valid project token used when the caller gives none (never a real key)."""
+from harness.generate import model
+from harness.generate.choices import Choices, weighted
+from harness.spec.body import DEFAULT_TOKEN
 
 BODY_KINDS: tuple[str, ...] = ("capture", "batch", "identify", "alias", "groupidentify", "mixed")
 

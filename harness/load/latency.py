@@ -6,7 +6,7 @@ Each request is recorded twice, in microseconds (1 µs .. 1 hour, 3 significant 
   stall that delays later sends shows up in their latency (no coordinated omission);
 - **uncorrected**: from the actual send until the answer (the service time Locust reports, unrounded).
 
-Planned sends that were missed (more than :data:`harness.arrivals.MAX_LAG_S` late, never sent) are
+Planned sends that were missed (more than :data:`harness.load.arrivals.MAX_LAG_S` late, never sent) are
 recorded in the corrected histogram of the row :data:`MISSED` at their lag when they were given up, a lower
 bound of the latency they would have had; the total row (:data:`TOTAL`) is the sum of every row, so its
 corrected percentiles include them.

@@ -1,10 +1,10 @@
 """Locust glue: the base user the locustfiles subclass.  The only harness module that imports locust
 (which monkey-patches the standard library with gevent when imported).
 
-Each request is taken ready-made from the seeded corpus (:mod:`harness.corpus`), sent with
+Each request is taken ready-made from the seeded corpus (:mod:`harness.load.corpus`), sent with
 ``FastHttpUser``, named in Locust's stats by scenario step (``batch posthog-node``, ``browser gzip-js``,
 ...), checked with the contract suite's checks (:mod:`harness.checks`), and recorded in this process's
-delivery ledger (:mod:`harness.ledger`).  A failure's stable title goes to Locust (which groups errors by
+delivery ledger (:mod:`harness.load.ledger`).  A failure's stable title goes to Locust (which groups errors by
 exact text); its detail and a curl command go to ``failures-<pid>.jsonl`` in the report directory, with
 the API key masked.  A body too long or not printable for the curl command goes to a file under
 ``--capture-bodies-dir`` (``.capture-harness/failed-bodies/``), not into the report directory: bodies hold
@@ -16,7 +16,7 @@ snapshots taken every second, so they miss the run's last moments.
 
 Options (``locust ... --capture-seed 7``): ``--capture-seed``, ``--capture-api-key``,
 ``--capture-report-dir``, ``--capture-corpus-dir``, ``--capture-bodies-dir``; the open model's ``--capture-arrival-rate`` and
-``--capture-ramp`` (:mod:`harness.openmodel`).
+``--capture-ramp`` (:mod:`harness.load.openmodel`).
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness import corpus, openmodel
 from harness.checks import Case, Failure, Reply, curl, first_failure
-from harness.ledger import LedgerWriter
-from harness.traffic import DEFAULT_TOKEN
-from harness.validation import mask_token
+from harness.load import corpus, openmodel
+from harness.load.ledger import LedgerWriter
+from harness.safety import mask_token
+from harness.spec.body import DEFAULT_TOKEN
 
 
 @events.init_command_line_parser.add_listener
@@ -154,7 +154,7 @@ def _close(environment: Any, **kwargs: Any) -> None:
 
 class CaptureUser(FastHttpUser):
     """Sends the ``scenario``'s corpus as fast as the endpoint answers (no think time), or, with
-    ``--capture-arrival-rate``, on the open model's plan (:mod:`harness.openmodel`)."""
+    ``--capture-arrival-rate``, on the open model's plan (:mod:`harness.load.openmodel`)."""
 
     abstract = True
     scenario = "mixed"

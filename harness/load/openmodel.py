@@ -1,16 +1,16 @@
 """Locust glue for the open model (``--capture-arrival-rate``): a plan per process, HdrHistograms merged at
-the master.  Part of the Locust glue with :mod:`harness.load`, which imports it; nothing else should (it
+the master.  Part of the Locust glue with :mod:`harness.load.user`, which imports it; nothing else should (it
 imports locust, which monkey-patches the standard library with gevent).
 
 - **Plan**: the total rate R is split evenly over the Locust processes that run users.  The master tells
   each worker how many workers there are (message ``capture_plan``, sent before the users are spawned);
-  a worker's share is R/N, a standalone process's is R.  Each process's :class:`harness.arrivals.Schedule`
+  a worker's share is R/N, a standalone process's is R.  Each process's :class:`harness.load.arrivals.Schedule`
   starts when all its users are spawned (``spawning_complete``) and ramps linearly over ``--capture-ramp``.
 - **Users** take the next slot when they become free (:func:`wait_time`, so a user sleeping until its
   slot is stopped at once when the test ends), sleep until it is due and never send early (:func:`due`).
-  A slot more than :data:`harness.arrivals.MAX_LAG_S` behind is missed: counted, recorded at its lag, and
+  A slot more than :data:`harness.load.arrivals.MAX_LAG_S` behind is missed: counted, recorded at its lag, and
   warned about.
-- **Histograms** (:mod:`harness.latency`) travel with Locust's own worker reports (``report_to_master``
+- **Histograms** (:mod:`harness.load.latency`) travel with Locust's own worker reports (``report_to_master``
   every 3 s and once more after the users stop): the same channel and timing as Locust's own stats, so the
   merged counts agree with Locust's, and it works across machines, not only with ``--processes``.  The
   master (or the standalone process) adds them up, logs every interval to ``latency.hlog`` and, when Locust
@@ -32,8 +32,8 @@ from locust.exception import StopUser
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_STOPPING
 
-from harness import latency
-from harness.arrivals import MAX_LAG_S, ArrivalPlan, Schedule
+from harness.load import latency
+from harness.load.arrivals import MAX_LAG_S, ArrivalPlan, Schedule
 
 logger = logging.getLogger("capture-harness")
 

@@ -46,8 +46,9 @@ from harness.contract import CATEGORIES, PROFILE_NAMES, findings
 from harness.contract.cases import Cases
 from harness.contract.client import Client, NoAnswerError
 from harness.contract.tagging import DISTINCT_ID_PREFIX, RUN_PROPERTY, new_run_id
-from harness.contract.target import Target, TargetError, check_url
-from harness.traffic import DEFAULT_TOKEN
+from harness.contract.target import Target
+from harness.safety import TargetError, check_url
+from harness.spec.body import DEFAULT_TOKEN
 
 _SLOW_DRAWS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 _NO_EXPLAIN = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)

@@ -3,7 +3,7 @@
 A line that is not JSON at all is the user's input error (the CLI exits 2, naming file, line and column).
 A line that is JSON for Python's lenient parser but not for a strict one (a lone surrogate escape, a
 number like ``1e400``) is a payload capture would reject with 400: it becomes a finding, not an error.
-``validation.strict_loads`` (orjson plus serde_json's depth limit) refuses exactly what capture's parser refuses.
+``jsontext.strict_loads`` (orjson plus serde_json's depth limit) refuses exactly what capture's parser refuses.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from harness.validation import strict_loads
+from harness.spec.jsontext import strict_loads
 
 
 class InputError(Exception):

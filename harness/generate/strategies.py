@@ -1,16 +1,16 @@
 """Hypothesis strategies for capture payloads: valid realistic, valid edge cases, and labelled invalid ones.
 
-Each strategy drives the traffic model (:mod:`harness.model`, :mod:`harness.traffic`) with
-:class:`~harness.choices.DrawnChoices`, so every decision is a Hypothesis draw and a failing payload
+Each strategy drives the traffic model (:mod:`harness.generate.model`, :mod:`harness.generate.traffic`) with
+:class:`~harness.generate.choices.DrawnChoices`, so every decision is a Hypothesis draw and a failing payload
 shrinks to a minimal one.  Use them in your own tests::
 
     from hypothesis import given
-    from harness.strategies import batches
+    from harness.generate.strategies import batches
 
     @given(batches(max_size=20))
     def test_my_endpoint_accepts(body): ...
 
-For bulk corpora use :mod:`harness.fixtures` instead: the same model, without the engine's cost.
+For bulk corpora use :mod:`harness.generate.seeded` instead: the same model, without the engine's cost.
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from harness import mutations
-from harness.choices import DrawnChoices
-from harness.rules import REJECTION_RULES
-from harness.traffic import BODY_KINDS, DEFAULT_TOKEN, Traffic
-from harness.validation import events_of
-
-GENERATED_RULES: tuple[str, ...] = tuple(r.name for r in REJECTION_RULES if r.name in mutations.BREAKERS)
-"""Rejection rules the invalid strategies can break (see :data:`harness.mutations.BREAKERS`)."""
+from harness.generate import mutations
+from harness.generate.choices import DrawnChoices
+from harness.generate.traffic import BODY_KINDS, Traffic
+from harness.spec.body import DEFAULT_TOKEN, events_of
 
 
 def _traffic(draw: Any, token: str) -> Traffic:
@@ -94,7 +90,7 @@ def events(draw: Any, *, token: str = DEFAULT_TOKEN) -> dict[str, Any]:
 
 def edge_cases(kind: str = "mixed", *, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[Any]:
     """A body capture accepts that is awkward on purpose: odd unicode, NUL, huge values, every id, uuid,
-    timestamp and token form, ``$performance_event`` entries (see :data:`harness.mutations.EDGES`)."""
+    timestamp and token form, ``$performance_event`` entries (see :data:`harness.generate.mutations.EDGES`)."""
     _check_kind(kind)
     return _edge_cases(kind, token)
 
@@ -109,8 +105,8 @@ def invalid_payloads(rule: str | None = None, *, token: str = DEFAULT_TOKEN) -> 
     """``(rule, status, body)``: a body that breaks exactly ``rule`` (any generated rule when None) and
     the status capture answers it."""
     if rule is not None and rule not in mutations.BREAKERS:
-        raise InvalidArgument(f"rule={rule!r} cannot be generated; use one of {', '.join(GENERATED_RULES)}")
-    names = st.just(rule) if rule else st.sampled_from(GENERATED_RULES)
+        raise InvalidArgument(f"rule={rule!r} cannot be generated; use one of {', '.join(mutations.GENERATED_RULES)}")
+    names = st.just(rule) if rule else st.sampled_from(mutations.GENERATED_RULES)
     return names.flatmap(lambda name: _invalid(name, token))
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import orjson
 
-from harness import scenarios
-from harness.choices import SeededChoices
-from harness.traffic import Traffic
-from harness.validation import events_of
+from harness.generate.choices import SeededChoices
+from harness.generate.traffic import Traffic
+from harness.load import scenarios
+from harness.spec.body import events_of
 from harness.wire import WireRequest, encode, expected_outcome
 
 CHUNK_SIZE = 1000

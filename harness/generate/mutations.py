@@ -5,7 +5,7 @@ NUL in properties, huge strings and integers, deep nesting, every distinct_id, u
 token form.  Invalid bodies (:data:`BREAKERS`) each break the one rule they are named after, so a
 validator or an endpoint can be checked rule by rule; ``harness.validate`` must report exactly that rule.
 
-Every function takes a :class:`~harness.choices.Choices` and a :class:`~harness.traffic.Traffic`, so
+Every function takes a :class:`~harness.generate.choices.Choices` and a :class:`~harness.generate.traffic.Traffic`, so
 they serve Hypothesis (shrinking) and bulk generation alike.
 """
 
@@ -15,11 +15,11 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from harness import model
-from harness.choices import Choices
-from harness.rules import EVENT_SIZE_LIMIT, rule
-from harness.traffic import Traffic
-from harness.validation import events_of
+from harness.generate import model
+from harness.generate.choices import Choices
+from harness.generate.traffic import Traffic
+from harness.spec.body import events_of
+from harness.spec.rules import EVENT_SIZE_LIMIT, REJECTION_RULES, rule
 
 Body = Any
 Mutation = Callable[[Choices, Traffic], Body]
@@ -326,6 +326,9 @@ BREAKERS: dict[str, Mutation] = {
 """One body-maker per rejection rule, by rule name.  ``body-too-large`` (a 20 MiB body) and
 ``number-out-of-range`` (JSON text like ``1e400``, which no Python value serializes to) are not
 generated: the wire and server tests build them as bytes."""
+
+GENERATED_RULES: tuple[str, ...] = tuple(r.name for r in REJECTION_RULES if r.name in BREAKERS)
+"""Rejection rules the generators can break, in catalogue order (each has a breaker in :data:`BREAKERS`)."""
 
 
 def invalid(c: Choices, traffic: Traffic, rule_name: str) -> tuple[Body, int]:

@@ -1,6 +1,6 @@
 """What realistic capture traffic looks like: vocabularies, people, sessions, and the bodies SDKs send.
 
-Every builder takes a :class:`harness.choices.Choices` and returns plain JSON data in the exact shape an
+Every builder takes a :class:`harness.generate.choices.Choices` and returns plain JSON data in the exact shape an
 official SDK puts on the wire (capture-contract.md §11 and §13):
 
 - posthog-js (``web``): the token and distinct id inside ``properties``; arrays of events to ``/e/``;
@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import ids
-from harness.choices import Choices, weighted
+from harness.generate import ids
+from harness.generate.choices import Choices, weighted
 
 START_MS = 1_767_603_600_000
 """2026-01-05T09:00:00Z: the simulated clock starts here, so output does not depend on today's date."""

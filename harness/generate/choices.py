@@ -1,6 +1,6 @@
 """One interface for every random decision the traffic model makes, with two drivers.
 
-The model (:mod:`harness.model`) never calls ``random`` or Hypothesis itself: it asks a :class:`Choices`.
+The model (:mod:`harness.generate.model`) never calls ``random`` or Hypothesis itself: it asks a :class:`Choices`.
 Hypothesis strategies drive it with :class:`DrawnChoices`, so every decision is a draw that shrinks;
 bulk generation drives it with :class:`SeededChoices`, a plain seeded ``random.Random`` that costs well
 under a microsecond a decision (Hypothesis' engine costs milliseconds an example).  One model, one copy of

@@ -20,20 +20,16 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from harness import documents, fixtures
 from harness.checks import Variant
+from harness.cli import inputs
 from harness.contract import PROFILE_NAMES
-from harness.rules import RULES, rule
-from harness.scenarios import SCENARIOS
-from harness.traffic import BODY_KINDS, DEFAULT_TOKEN
-from harness.validation import (
-    KINDS,
-    Finding,
-    Report,
-    mask_token,
-    parse_rejection,
-    validate,
-)
+from harness.generate import seeded
+from harness.generate.traffic import BODY_KINDS
+from harness.load.scenarios import SCENARIOS
+from harness.safety import mask_token
+from harness.spec.body import DEFAULT_TOKEN
+from harness.spec.rules import RULES, rule
+from harness.spec.validation import KINDS, Finding, Report, parse_rejection, validate
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -225,8 +221,8 @@ def _non_negative_float(text: str) -> float:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    lines = fixtures.invalid_lines(args.count, args.seed, args.api_key) if args.invalid else \
-        fixtures.valid_lines(args.kind, args.count, args.seed, args.batch_size, args.api_key)
+    lines = seeded.invalid_lines(args.count, args.seed, args.api_key) if args.invalid else \
+        seeded.valid_lines(args.kind, args.count, args.seed, args.batch_size, args.api_key)
     unit = "lines" if args.invalid else "events"
     started = time.perf_counter()
     try:
@@ -247,7 +243,7 @@ def _generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write(out: IO[bytes], lines: Iterator[fixtures.Line], progress: tqdm, per_line: bool) -> tuple[int, int]:
+def _write(out: IO[bytes], lines: Iterator[seeded.Line], progress: tqdm, per_line: bool) -> tuple[int, int]:
     """Write lines in chunks (one write call per 256 lines); progress counts lines or events."""
     written = events = units = 0
     chunk: list[bytes] = []
@@ -287,8 +283,8 @@ def _validate(args: argparse.Namespace) -> int:
               "labelled": 0, "mislabelled": 0}
     results: list[dict[str, Any]] = []
     for path in args.paths:
-        for item in documents.read(path):
-            if isinstance(item, documents.InputError):
+        for item in inputs.read(path):
+            if isinstance(item, inputs.InputError):
                 totals["input_errors"] += 1
                 print(f"error: {item}", file=sys.stderr)
                 continue
@@ -325,7 +321,7 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_FAILED if totals["rejected"] or totals["mislabelled"] else EXIT_OK
 
 
-def _label(document: documents.Document) -> dict[str, Any] | None:
+def _label(document: inputs.Document) -> dict[str, Any] | None:
     """A ``generate --invalid`` line: ``{"rule", "expect_status", "body"}``; its body is what is judged."""
     value = document.value
     if isinstance(value, dict) and value.keys() == {"rule", "expect_status", "body"}:
@@ -333,7 +329,7 @@ def _label(document: documents.Document) -> dict[str, Any] | None:
     return None
 
 
-def _check_label(document: documents.Document, label: dict[str, Any], totals: dict[str, int],
+def _check_label(document: inputs.Document, label: dict[str, Any], totals: dict[str, int],
                  results: list[dict[str, Any]], output: str) -> None:
     """A labelled body must be rejected with exactly its rule and status; anything else is reported.
     The body is judged as data, so what its JSON text could not carry (a lone surrogate) still counts."""
@@ -352,7 +348,7 @@ def _check_label(document: documents.Document, label: dict[str, Any], totals: di
               f"but judged [{judged}] ({report.status})")
 
 
-def _judge(document: documents.Document, kind: str | None) -> Report:
+def _judge(document: inputs.Document, kind: str | None) -> Report:
     if document.strict_error is not None:
         broken = parse_rejection(document.strict_error)
         finding = Finding(broken.name, "$", f"{broken.summary} ({document.strict_error})")
@@ -360,7 +356,7 @@ def _judge(document: documents.Document, kind: str | None) -> Report:
     return validate(document.value, kind, encoded=document.raw)
 
 
-def _print_text(document: documents.Document, report: Report) -> None:
+def _print_text(document: inputs.Document, report: Report) -> None:
     where = f"{document.source}:{document.line}"
     for finding in report.rejections:
         status = rule(finding.rule).status
@@ -370,7 +366,7 @@ def _print_text(document: documents.Document, report: Report) -> None:
         print(f"{where}: warning (accepted, ineffective) {finding.path} [{finding.rule}] {finding.message}")
 
 
-def _as_json(document: documents.Document, report: Report) -> dict[str, Any]:
+def _as_json(document: inputs.Document, report: Report) -> dict[str, Any]:
     def finding(f: Finding) -> dict[str, Any]:
         return {"rule": f.rule, "path": f.path, "message": f.message, "status": rule(f.rule).status,
                 "section": rule(f.rule).section}
@@ -428,22 +424,23 @@ def _duration(text: str) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from harness import arrivals, loadrun
+    from harness.load import arrivals
+    from harness.load import run as load_run
 
     if args.ramp and not args.arrival_rate:
         print("capture-harness load: --ramp needs --arrival-rate (it ramps the open model's rate)", file=sys.stderr)
         return EXIT_USAGE
     users = args.users or (arrivals.default_users(args.arrival_rate) if args.arrival_rate else 20)
     spawn_rate = args.spawn_rate or (float(users) if args.arrival_rate else 20.0)
-    options = loadrun.LoadOptions(
+    options = load_run.LoadOptions(
         url=args.url, api_key=args.api_key, scenario=args.scenario, users=users, spawn_rate=spawn_rate,
         duration_s=args.duration, processes=args.processes, report_dir=args.report_dir, seed=args.seed,
-        thresholds=loadrun.Thresholds(args.max_p95, args.max_p99, args.max_error_rate, args.min_rps),
+        thresholds=load_run.Thresholds(args.max_p95, args.max_p99, args.max_error_rate, args.min_rps),
         allow_production=args.allow_production, arrival_rate=args.arrival_rate, ramp_s=args.ramp,
     )
     try:
-        return loadrun.run(options)
-    except loadrun.UsageError as error:
+        return load_run.run(options)
+    except load_run.UsageError as error:
         print(f"capture-harness load: {error}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -451,7 +448,7 @@ def _load(args: argparse.Namespace) -> int:
 def _contract(args: argparse.Namespace) -> int:
     import pytest  # only the contract command needs pytest
 
-    from harness.contract.target import TargetError, check_url
+    from harness.safety import TargetError, check_url
 
     if args.url is not None:
         try:
@@ -468,7 +465,7 @@ def _contract(args: argparse.Namespace) -> int:
     if args.allow_production:
         argv.append("--capture-allow-production")
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):  # the pytest11 entry point is not loaded then
-        argv += ["-p", "harness.pytest_plugin"]
+        argv += ["-p", "harness.contract.plugin"]
     return int(pytest.main([*argv, *args.pytest_args]))
 
 
@@ -485,6 +482,3 @@ def _rules(args: argparse.Namespace) -> int:
         print(f"{r.name:<40} {answer:<14} {r.section:<22} {r.summary}")
     return EXIT_OK
 
-
-if __name__ == "__main__":
-    sys.exit(main())
