@@ -24,9 +24,7 @@ import csv
 import json
 import math
 import os
-import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.load import corpus
+from harness.server.process import ServeProcess
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -78,7 +77,8 @@ def _locust(locustfile: Path, url: str, target_pid: int, users: int, seconds: in
         after = (time.monotonic(), _cpu_seconds(process.pid), _cpu_seconds(target_pid))
         status = process.wait(timeout=seconds + 120)
     if status != 0:
-        raise RuntimeError(f"{locustfile.name}: Locust exited {status}; see {log_path}:\n{log_path.read_text()[-3000:]}")
+        tail = log_path.read_text()[-3000:]
+        raise RuntimeError(f"{locustfile.name}: Locust exited {status}; see {log_path}:\n{tail}")
     with Path(f"{prefix}_stats.csv").open(newline="") as handle:
         row = next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
     if int(row["Failure Count"]):
@@ -150,18 +150,10 @@ def _find_locust(load_pid: int) -> int | None:
 def batch_events(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
     """``capture-harness load --scenario batch`` (pinned to CPU 1) against the reference endpoint (pinned to
     CPU 0): events/s from its summary, and the CPU each process used over the middle of the run."""
-    server = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "harness.cli", "serve", "--port", "0",
-                               "--db", str(workdir / "batch.sqlite3")], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
-    assert server.stdout is not None
-    match = re.search(r"http://\S+", server.stdout.readline())
-    if not match:
-        server.kill()
-        raise RuntimeError("the reference endpoint did not start")
     report = workdir / "batch-report"
-    try:
+    with ServeProcess(db=workdir / "batch.sqlite3", prefix=("taskset", "-c", "0")) as server:
         load = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-m", "harness.cli", "load", "--url",
-                                 match.group(0), "--scenario", "batch", "-u", str(args.users), "-t",
+                                 server.url, "--scenario", "batch", "-u", str(args.users), "-t",
                                  f"{args.seconds}s", "--seed", str(SEED), "--report-dir", str(report)],
                                 cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         locust = None
@@ -171,13 +163,10 @@ def batch_events(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
         if locust is None:
             raise RuntimeError(f"Locust never started; see {report / 'locust.log'}")
         time.sleep(2.0)
-        before = (time.monotonic(), _cpu_seconds(server.pid), _cpu_seconds(locust))
+        before = (time.monotonic(), _cpu_seconds(server.process.pid), _cpu_seconds(locust))
         time.sleep(max(1.0, args.seconds - 2.5))
-        after = (time.monotonic(), _cpu_seconds(server.pid), _cpu_seconds(locust))
+        after = (time.monotonic(), _cpu_seconds(server.process.pid), _cpu_seconds(locust))
         load.wait(timeout=args.seconds + 300)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
     summary = json.loads((report / "summary.json").read_text())
     if summary["failures"] or summary["delivery"]["lost"]:
         raise RuntimeError(f"the batch run had failures or lost events: {summary['broken_thresholds']}")
@@ -187,7 +176,7 @@ def batch_events(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--seconds", type=int, default=10, help="length of each Locust run (default 10)")
     parser.add_argument("--users", type=int, default=20, help="Locust users in every run (default 20)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved (bare, capture.py) pairs (default 3)")
@@ -220,7 +209,8 @@ def main() -> None:
           f"Locust {batch['locust_cpu']:.0%} of a core")
     side = "the reference endpoint" if batch["server_cpu"] >= batch["locust_cpu"] else "Locust (the load generator)"
     busiest = max(batch["server_cpu"], batch["locust_cpu"])
-    print(f"  bottleneck: {side}" + ("" if busiest >= 0.85 else f" (but only {busiest:.0%} busy: neither side saturated)"))
+    idle = "" if busiest >= 0.85 else f" (but only {busiest:.0%} busy: neither side saturated)"
+    print(f"  bottleneck: {side}{idle}")
 
 
 if __name__ == "__main__":

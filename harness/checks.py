@@ -2,9 +2,10 @@
 
 A :class:`Case` is one request on the wire and what the contract says capture answers to it; a
 :class:`Reply` is what the endpoint said.  Each check is a plain function ``(case, reply) -> None`` that
-raises :class:`Failure` when the reply departs from the contract.  A failure has a stable ``title``
-(Locust groups errors by exact text, so no uuid or timestamp goes in it), a ``detail`` with expected vs
-actual and a body excerpt, and :func:`curl` rebuilds the request as a command a user can paste.
+raises :class:`Failure` when the reply departs from the contract.  A failure has a stable ``title`` from
+the :class:`Title` catalogue (Locust groups errors by exact text and the contract summary counts findings
+by title, so both name the same departures, and no uuid or timestamp goes in one), a ``detail`` with
+expected vs actual and a body excerpt, and :func:`curl` rebuilds the request as a command a user can paste.
 
 Known variants of capture (contract §3.3, §7.2) answer a few cases differently; :class:`Variant` picks
 which answers count as conformant.
@@ -18,14 +19,116 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Self
 
 import orjson
 
-from harness.spec import schemas
-from harness.wire import WireRequest
+from harness.spec import rules
+from harness.spec.body import events_of
+from harness.spec.jsontext import to_json
+from harness.wire import WireRequest, encode
 
 EXCERPT = 200
 """Bytes of a reply body quoted in a failure's detail."""
+
+
+class Concern(enum.StrEnum):
+    """What part of the contract a :class:`Title` is about.  Not the contract suite's categories (where
+    a test lives): "server error" can fail a test of any of them."""
+
+    TRANSPORT = "transport"
+    """No HTTP answer at all."""
+    STATUS = "status"
+    """The status code of an answer."""
+    BODY = "body"
+    """The body of a success or an error (contract §7)."""
+    CORS = "cors"
+    """CORS headers, preflights and plain ``OPTIONS`` (contract §1.3)."""
+    LIMITS = "limits"
+    """The size limits and the decompression budget (contract §6)."""
+    DELIVERY = "delivery"
+    """What an endpoint stored, read back through the ``/_harness/`` inspection API."""
+    SUITE = "suite"
+    """Not a departure of the endpoint: the test itself broke."""
+
+
+@enum.unique
+class Title(enum.StrEnum):
+    """The catalogue of failure titles: one stable text per way an answer departs from the contract.
+
+    A title is the string itself (Locust and junitxml read it as text) and carries its ``concern`` and a
+    ``meaning`` for the reader.  :class:`Failure` takes only a :class:`Title`, so a title cannot be
+    invented at a ``raise`` (mypy refuses a plain string).
+    """
+
+    concern: Concern
+    meaning: str
+
+    def __new__(cls, text: str, concern: Concern, meaning: str) -> Self:
+        member = str.__new__(cls, text)
+        member._value_ = text
+        member.concern = concern
+        member.meaning = meaning
+        return member
+
+    NO_ANSWER = ("no answer", Concern.TRANSPORT,
+                 "the contract suite got no HTTP answer: connection refused or reset, or none within --capture-timeout")
+    CONNECTION_FAILED = ("connection failed", Concern.TRANSPORT,
+                         "a load test request got no HTTP answer (Locust's status 0): refused, reset or timed out")
+    SERVER_ERROR = ("server error", Concern.STATUS,
+                    "a 5xx: nothing a client sends may get one, so the endpoint broke (injected faults aside)")
+    ACCEPTED_INVALID = ("accepted an invalid request", Concern.STATUS,
+                        "a 2xx to a request the contract refuses with a 4xx")
+    REJECTED_VALID = ("rejected a valid request", Concern.STATUS,
+                      "an error status to a request the contract acknowledges")
+    UNEXPECTED_STATUS = ("unexpected status", Concern.STATUS,
+                         "another status than the contract's, neither of the two above (e.g. 400 for a 401)")
+    UNKNOWN_PATH_NOT_404 = ("unknown path not answered 404", Concern.STATUS,
+                            "a path capture does not route got another answer than 404 (§1.1)")
+    METHOD_NOT_405 = ("unsupported method not refused with 405", Concern.STATUS,
+                      "a method capture does not serve got another answer than 405 (§1.1)")
+    NO_CONTENT_WITH_BODY = ("204 with a body", Concern.BODY,
+                            "a beacon's success (204) carried a body (§7.1)")
+    SUCCESS_NOT_JSON = ("success is not JSON", Concern.BODY,
+                        "a 200 whose content type or body is not JSON (§7.1)")
+    SUCCESS_BODY_NOT_CONFORMANT = ("success body not conformant", Concern.BODY,
+                                   'a 200 whose JSON is neither {"status": "Ok"} nor the legacy {"status": 1} (§7.1)')
+    ERROR_WITH_SUCCESS_BODY = ("error answered with a success body", Concern.BODY,
+                               "a 4xx whose body claims success (§7.2)")
+    ERROR_BODY_NOT_JSON = ("error body not the JSON ErrorBody", Concern.BODY,
+                           "variant error-body: a 4xx without the {status, code, error} JSON of its status (§7.2)")
+    ERROR_WITHOUT_REASON = ("error without a reason", Concern.BODY,
+                            "main rule: a 4xx with an empty body instead of capture's error text (§7.2)")
+    CORS_ORIGIN_NOT_MIRRORED = ("CORS origin not mirrored", Concern.CORS,
+                                "an answer without the request's Origin in Access-Control-Allow-Origin")
+    CORS_CREDENTIALS_NOT_ALLOWED = ("CORS credentials not allowed", Concern.CORS,
+                                    "an answer without Access-Control-Allow-Credentials: true beside the origin")
+    PREFLIGHT_NOT_200 = ("CORS preflight not answered 200", Concern.CORS,
+                         "a CORS preflight got another status than 200")
+    PREFLIGHT_METHODS_MISSING = ("CORS preflight methods missing", Concern.CORS,
+                                 "a preflight's Access-Control-Allow-Methods lacks GET, POST or OPTIONS")
+    PREFLIGHT_HEADERS_NOT_MIRRORED = ("CORS preflight headers not mirrored", Concern.CORS,
+                                      "a preflight's Access-Control-Allow-Headers lacks a requested header")
+    PLAIN_OPTIONS_NOT_200 = ("plain OPTIONS not answered 200", Concern.CORS,
+                             "an OPTIONS that is not a preflight got another status than 200 (§7.1)")
+    PLAIN_OPTIONS_BODY_NOT_CONFORMANT = ("plain OPTIONS body not conformant", Concern.CORS,
+                                         'a plain OPTIONS answered without {"status": "Ok"} (§7.1)')
+    GZIP_BOMB_NOT_REFUSED = ("gzip bomb not refused", Concern.LIMITS,
+                             "a gzip member inflating to 1 GiB got another answer than 413 (or 400)")
+    GZIP_BOMB_SLOW = ("gzip bomb answered slowly", Concern.LIMITS,
+                      "a gzip bomb was refused, but only after inflating far past capture's 100 MiB budget")
+    INSPECTION_FAILED = ("inspection API failed", Concern.DELIVERY,
+                         "GET /_harness/events did not answer 200 with JSON: delivery cannot be checked")
+    NOT_STORED = ("acknowledged event not stored", Concern.DELIVERY,
+                  "an event acknowledged with a 2xx is not in the store")
+    STORED_DIFFERS = ("stored event differs from the one sent", Concern.DELIVERY,
+                      "a stored event's distinct_id, event or properties are not what was sent (§4.2)")
+    PARTIAL_BATCH_STORED = ("partial batch stored", Concern.DELIVERY,
+                            "events of a request refused for one invalid event were stored (rule 10)")
+    PERFORMANCE_EVENT_STORED = ("$performance_event stored", Concern.DELIVERY,
+                                "a $performance_event event was stored; capture drops them (rule 11)")
+    UNEXPECTED_EXCEPTION = ("unexpected exception (see its report)", Concern.SUITE,
+                            "a contract test failed on something else than a Failure: the summary's label for it")
 
 
 class Variant(enum.Enum):
@@ -46,11 +149,12 @@ _VARIANT_STATUSES: dict[Variant, dict[str, int]] = {
 }
 
 
-def expected_status(rule_status: int, rule_name: str | None, variant: Variant = Variant.MAIN) -> int:
+def expected_status(rule_name: str, variant: Variant = Variant.MAIN) -> int:
     """The status an endpoint of ``variant`` answers for a request breaking ``rule_name``."""
-    if rule_name is None:
-        return rule_status
-    return _VARIANT_STATUSES[variant].get(rule_name, rule_status)
+    status = _VARIANT_STATUSES[variant].get(rule_name, rules.rule(rule_name).status)
+    if status is None:
+        raise ValueError(f"rule {rule_name!r} is no request capture refuses: it has no status")
+    return status
 
 
 @dataclass(frozen=True)
@@ -76,7 +180,7 @@ class Reply:
 class Failure(Exception):
     """A departure from the contract: a stable ``title`` and a ``detail`` to act on."""
 
-    def __init__(self, title: str, detail: str) -> None:
+    def __init__(self, title: Title, detail: str) -> None:
         super().__init__(f"{title}: {detail}")
         self.title = title
         self.detail = detail
@@ -93,15 +197,15 @@ def excerpt(body: bytes) -> str:
 def no_server_error(case: Case, reply: Reply) -> None:
     """Nothing a client sends may get a 5xx (injected faults aside, a 5xx means the endpoint broke)."""
     if reply.status >= 500:
-        raise Failure("server error", f"{case.name}: answered {reply.status}, body {excerpt(reply.body)}")
+        raise Failure(Title.SERVER_ERROR, f"{case.name}: answered {reply.status}, body {excerpt(reply.body)}")
 
 
 def expected_status_answered(case: Case, reply: Reply) -> None:
     """The status the contract gives this request."""
     if reply.status != case.expect_status:
-        title = "accepted an invalid request" if 200 <= reply.status < 300 and case.expect_status >= 400 \
-            else "rejected a valid request" if case.expect_status < 300 <= reply.status \
-            else "unexpected status"
+        title = Title.ACCEPTED_INVALID if 200 <= reply.status < 300 and case.expect_status >= 400 \
+            else Title.REJECTED_VALID if case.expect_status < 300 <= reply.status \
+            else Title.UNEXPECTED_STATUS
         broken = f" (breaks {case.rule})" if case.rule else ""
         raise Failure(title, f"{case.name}{broken}: expected {case.expect_status}, got {reply.status}, "
                              f"body {excerpt(reply.body)}")
@@ -111,24 +215,26 @@ def success_body_conformant(case: Case, reply: Reply) -> None:
     """A 200 carries ``{"status": "Ok"}`` or the legacy ``{"status": 1}`` as JSON; a 204 carries nothing."""
     if reply.status == 204:
         if reply.body:
-            raise Failure("204 with a body", f"{case.name}: {excerpt(reply.body)}")
+            raise Failure(Title.NO_CONTENT_WITH_BODY, f"{case.name}: {excerpt(reply.body)}")
         return
     if reply.status != 200:
         return
     content_type = reply.headers.get("content-type", "")
     if not content_type.startswith("application/json"):
-        raise Failure("success is not JSON", f"{case.name}: content-type {content_type!r}")
+        raise Failure(Title.SUCCESS_NOT_JSON, f"{case.name}: content-type {content_type!r}")
     try:
         document = orjson.loads(reply.body)
     except orjson.JSONDecodeError:
-        raise Failure("success is not JSON", f"{case.name}: body {excerpt(reply.body)}") from None
+        raise Failure(Title.SUCCESS_NOT_JSON, f"{case.name}: body {excerpt(reply.body)}") from None
     if not is_success_body(document):
-        raise Failure("success body not conformant",
+        raise Failure(Title.SUCCESS_BODY_NOT_CONFORMANT,
                       f'{case.name}: expected {{"status": "Ok"}} or {{"status": 1}}, got {excerpt(reply.body)}')
 
 
 def is_success_body(document: object) -> bool:
     """``{"status": "Ok"}`` or the legacy ``{"status": 1}`` (the response schema's ``success``)."""
+    from harness.spec import schemas  # jsonschema-rs once an answer is judged: the plugin and the CLI start without it
+
     return schemas.fast_validator(schemas.uri("response", "/$defs/success")).is_valid(document)
 
 
@@ -178,3 +284,24 @@ def _printable(body: bytes) -> bool:
 
 def _digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:16]
+
+
+# --- building a case ------------------------------------------------------------------------------------
+
+
+def case_for(name: str, body: Any, *, path: str, encoding: str, expect: int, rule: str | None = None,
+             query: Mapping[str, str] | None = None) -> Case:
+    """``body`` (a JSON value, or bytes sent as they are) on the wire as ``encoding`` to ``path``, expecting
+    ``expect``.  The one way from a body to a request: the load corpus and the contract suite both build
+    their cases here, so a body is serialized (:func:`harness.spec.jsontext.to_json`) and encoded
+    (:func:`harness.wire.encode`) the same way whichever job sends it."""
+    payload = body if isinstance(body, bytes) else to_json(body)
+    return Case(name, encode(payload, encoding, path, query=query), expect, rule, _uuids_of(body))
+
+
+def _uuids_of(body: Any) -> tuple[str, ...]:
+    """The string uuids of the events in ``body``, for the delivery checks (none for raw bytes)."""
+    if isinstance(body, bytes):
+        return ()
+    return tuple(event["uuid"] for event in events_of(body)
+                 if isinstance(event, dict) and isinstance(event.get("uuid"), str) and event["uuid"])

@@ -1,4 +1,5 @@
-"""Helpers shared by the test modules: the shared fixtures folder and a ``capture-harness serve`` subprocess."""
+"""Helpers shared by the test modules: the shared fixtures folder, one-off requests and a ``capture-harness serve``
+subprocess."""
 
 from __future__ import annotations
 
@@ -6,16 +7,13 @@ import base64
 import http.client
 import json
 import re
-import selectors
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from harness.server import process
 from harness.wire import FORM_CONTENT_TYPE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,65 +83,15 @@ def recorded_requests() -> list[Recorded]:
     return [Recorded(number, section, record) for number, section, record in dump_records()]
 
 
-class ServeProcess:
-    """``python -m harness.cli serve --port 0 --db <file>`` in a subprocess, killed on exit whatever happened.
-
-    Use it as a context manager; ``url``, ``host`` and ``port`` are known once it printed its address.
-    """
+class ServeProcess(process.ServeProcess):
+    """The reference endpoint in a subprocess as the server tests use it: a store and a log they name, the
+    checkout as its working directory, and its peak memory."""
 
     def __init__(self, db: Path, log: Path, *extra: str) -> None:
-        self.log_path = log
-        self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db),
-             *extra], stdout=subprocess.PIPE, stderr=self._log, cwd=REPO)
-        try:
-            self.url = self._wait_for_url(timeout=30)
-        except BaseException:
-            self.close()
-            raise
-        parts = urlsplit(self.url)
-        assert parts.hostname is not None and parts.port is not None
-        self.host, self.port = parts.hostname, parts.port
-
-    def __enter__(self) -> ServeProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _wait_for_url(self, timeout: float) -> str:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            while not line.endswith(b"\n"):
-                left = deadline - time.monotonic()
-                if left <= 0 or not selector.select(left):
-                    raise AssertionError(f"serve printed no URL within {timeout} s; stderr: {self.stderr()}")
-                chunk = self.process.stdout.read1(256)  # type: ignore[attr-defined]
-                if not chunk:
-                    raise AssertionError(f"serve exited ({self.process.poll()}) before listening: {self.stderr()}")
-                line += chunk
-        found = re.search(rb"listening on (http://127\.0\.0\.1:\d+)", line)
-        assert found, line
-        return found.group(1).decode()
-
-    def stderr(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-2000:]
+        super().__init__(db=db, args=extra, log=log, cwd=REPO)
 
     def peak_rss_kib(self) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
         assert found, status
         return int(found.group(1))
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._log.close()

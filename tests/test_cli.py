@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.spec.corpus_check import CorpusCheck, Document, Mislabel
 
 
 def _write(tmp_path: Path, name: str, text: str) -> str:
@@ -99,7 +101,7 @@ def test_generate_then_validate_via_stdin(tmp_path: Path) -> None:
                                 "--batch-size", "50", "--seed", "4"], capture_output=True, check=True)
     assert len(generated.stdout.splitlines()) == 3
     checked = subprocess.run([sys.executable, "-m", "harness.cli", "validate", "-"], input=generated.stdout,
-                             capture_output=True)
+                             capture_output=True, check=False)
     assert checked.returncode == 0, checked.stdout
     assert b"3 documents: 3 accepted" in checked.stdout
 
@@ -144,3 +146,47 @@ def test_a_labelled_invalid_corpus_is_checked_against_its_labels(tmp_path: Path,
     assert main(["validate", str(corpus)]) == 1
     out = capsys.readouterr().out
     assert f"{corpus}:1: labelled [token-empty]" in out and "69 rejected as labelled, 1 not" in out
+
+
+def test_the_judge_behind_validate_is_a_library() -> None:
+    check = CorpusCheck()
+    good = Document("mem", 1, GOOD.encode(), json.loads(GOOD))
+    labelled = {"rule": "token-empty", "expect_status": 401, "body": json.loads(GOOD)}
+    assert check.check(good) is None
+    mislabel = check.check(Document("mem", 2, b"", labelled))
+    assert isinstance(mislabel, Mislabel)
+    assert list(mislabel.text()) == ["mem:2: labelled [token-empty] (401) but judged [accepted] (200)"]
+    assert check.totals.failed and check.totals.summary() == (
+        "1 documents: 1 accepted, 0 rejected, 0 with warnings; "
+        "1 labelled invalid documents: 0 rejected as labelled, 1 not")
+
+
+HEAVY = ("hypothesis", "jsonschema", "locust", "gevent", "uvicorn", "pytest")
+
+
+def test_the_top_level_help_imports_no_command() -> None:
+    code = ("import contextlib, io, sys\n"
+            "from harness.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    main(['--help'])\n"
+            f"print(sorted({{name.split('.')[0] for name in sys.modules}} & set({HEAVY!r})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr[-2000:]
+
+
+def test_the_contract_command_gives_pytest_no_assert_rewrite_warning(tmp_path: Path) -> None:
+    """pytest marks every pytest11 distribution's packages for assert rewriting and warns about one imported
+    before it. A wheel install's record names ``harness`` (the CLI's own package, filtered as expected), so a
+    probe distribution that names it stands in for one; Hypothesis must not have been imported yet."""
+    probe = tmp_path / "rewrite_probe-0.1.dist-info"
+    probe.mkdir()
+    (probe / "METADATA").write_text("Metadata-Version: 2.1\nName: rewrite-probe\nVersion: 0.1\n")
+    (probe / "entry_points.txt").write_text("[pytest11]\nrewrite_probe = harness._data\n")
+    (probe / "RECORD").write_text("harness/__init__.py,,\nharness/_data.py,,\n")
+    environment = {key: value for key, value in os.environ.items() if key != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    environment["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parent.parent)])
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "contract", "--", "--collect-only", "-q",
+                           "-m", "no_such_marker"], cwd=tmp_path, env=environment, capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "PytestAssertRewriteWarning" not in done.stdout + done.stderr

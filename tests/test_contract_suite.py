@@ -1,9 +1,9 @@
-"""The contract suite itself: it passes against the reference endpoint, fast, and it catches departures.
+"""The contract suite itself: it passes against the reference endpoint and it catches departures.
 
 - The whole suite (``pytest --pyargs harness.contract`` in a subprocess, as a user runs it) passes against
-  the embedded reference endpoint, every category present, in well under the 60 s budget.
+  the embedded reference endpoint, every category present (its wall time recorded as a junitxml property).
 - Six deliberate defects, each a test-only wrapper or setting of the reference server (never an option a
-  user sees), are each reported by the right tests, in the right category, under the stable title:
+  user sees), are each reported by the right tests, in the right category, under its catalogued title:
   (a) a missing token accepted, (b) gzip only when hinted, (c) a partial batch accepted, (d) a 5xx on
   emoji, (e) a wrong success body, (f) events acknowledged but not stored.
 - The machinery: production hosts refused before anything is sent (plugin and CLI), tagging never changes
@@ -29,9 +29,9 @@ import orjson
 import pytest
 
 from harness import validate
-from harness.checks import Case, Failure, Variant
+from harness.checks import Case, Failure, Title, Variant
 from harness.cli import main
-from harness.contract import CATEGORIES, bodies, findings
+from harness.contract import CATEGORIES, bodies, findings, reporting
 from harness.contract.cases import PAYLOAD_KINDS, Cases
 from harness.contract.tagging import DISTINCT_ID_PREFIX, RUN_PROPERTY, tag
 from harness.contract.target import Target
@@ -46,10 +46,6 @@ from harness.spec.jsontext import strict_loads, to_json
 from harness.spec.rules import EVENT_SIZE_LIMIT
 from harness.spec.validation import parse_rejection
 from harness.wire import GZIP_MAGIC, V0_PATHS, WireRequest, decode_payload
-
-SUITE_BUDGET_S = 60.0
-"""DESIGN.md's budget for the default contract suite against the embedded server."""
-
 
 # --- running the suite as a user does -----------------------------------------------------------------
 
@@ -120,16 +116,11 @@ def test_the_whole_suite_passes_against_the_reference_endpoint(reference_run: Su
     assert summary_row, reference_run.output[-2000:]
 
 
-def test_the_default_suite_runs_well_within_its_budget(reference_run: SuiteRun) -> None:
-    # the whole subprocess: interpreter start, collection, embedded endpoint, every request (~5 s here)
-    assert reference_run.seconds < SUITE_BUDGET_S, f"{reference_run.seconds:.1f} s"
-
-
 def test_a_failure_reads_as_title_detail_and_curl(tmp_path: Path) -> None:
     with running(cast(CaptureApp, MissingTokenAccepted(CaptureApp(Store(":memory:"))))) as server:
         run = run_suite(tmp_path, f"--capture-url={server.url}", "-k", "token-missing-/i/v0/e/")
     assert run.returncode == 1, run.output[-3000:]
-    assert "accepted an invalid request\n  category: rejection\n" in run.output
+    assert f"{Title.ACCEPTED_INVALID}\n  category: rejection\n" in run.output
     assert "(breaks token-missing): expected 401, got 200, body '{\"status\":\"Ok\"}'" in run.output
     assert re.search(r"reproduce: curl -sS -i -X POST -H 'Content-Type: application/json' --data-binary "
                      r"'\{.*\}' http://127\.0\.0\.1:\d+/i/v0/e/\n", run.output), run.output[-3000:]
@@ -295,9 +286,9 @@ class Expectation:
 
     build: Callable[[Store], Any]
     markers: str
-    failing: dict[str, str]
-    """Test id (or a prefix of ids, ending in ``*``) -> the stable title each must fail with."""
-    allowed: dict[str, frozenset[str]]
+    failing: dict[str, Title]
+    """Test id (or a prefix of ids, ending in ``*``) -> the title each must fail with."""
+    allowed: dict[str, frozenset[Title]]
     """Category -> the titles failures in it may have."""
     passing: tuple[str, ...] = ()
 
@@ -306,7 +297,7 @@ def _wrapped(defect: type[Defect]) -> Callable[[Store], Any]:
     return lambda store: defect(CaptureApp(store))
 
 
-ACCEPTED = "accepted an invalid request"
+ACCEPTED = Title.ACCEPTED_INVALID
 DEFECTS: dict[str, Expectation] = {
     "a-missing-token-accepted": Expectation(
         _wrapped(MissingTokenAccepted), "rejection or responses or properties",
@@ -320,38 +311,38 @@ DEFECTS: dict[str, Expectation] = {
     "b-gzip-only-when-hinted": Expectation(
         _wrapped(GzipOnlyWhenHinted), "acceptance or limits",
         failing={f"test_acceptance::test_valid_payload_gets_the_contracts_status[{path}-gzip-magic-*":
-                 "rejected a valid request" for path in V0_PATHS},
-        allowed={"acceptance": frozenset({"rejected a valid request"})},
+                 Title.REJECTED_VALID for path in V0_PATHS},
+        allowed={"acceptance": frozenset({Title.REJECTED_VALID})},
         passing=("test_acceptance::test_valid_payload_gets_the_contracts_status[/batch/-gzip-query-identify]",
                  "test_limits::test_gzip_bomb_is_refused_promptly[magic-bytes]")),
     "c-partial-batch-accepted": Expectation(
         _wrapped(PartialBatchAccepted), "rejection or delivery",
-        failing={"test_delivery::test_request_with_one_invalid_event_stores_nothing[*": "partial batch stored"}
+        failing={"test_delivery::test_request_with_one_invalid_event_stores_nothing[*": Title.PARTIAL_BATCH_STORED}
         | {f"test_rejection::test_rule_breaking_body_is_refused[event-not-object-{p}]": ACCEPTED
            for p in ("/i/v0/e/", "/batch/", "/e")},
-        allowed={"rejection": frozenset({ACCEPTED}), "delivery": frozenset({"partial batch stored"})},
+        allowed={"rejection": frozenset({ACCEPTED}), "delivery": frozenset({Title.PARTIAL_BATCH_STORED})},
         passing=("test_delivery::test_acknowledged_events_are_stored_as_sent[batch]",)),
     "d-server-error-on-emoji": Expectation(
         _wrapped(ServerErrorOnEmoji), "edge_cases or delivery or properties",
-        failing={"test_edge_cases::test_unicode_text_is_accepted[emoji-zwj]": "server error",
-                 "test_delivery::test_events_survive_every_encoding[*": "server error"},
-        allowed={c: frozenset({"server error"}) for c in ("edge_cases", "delivery", "properties")},
+        failing={"test_edge_cases::test_unicode_text_is_accepted[emoji-zwj]": Title.SERVER_ERROR,
+                 "test_delivery::test_events_survive_every_encoding[*": Title.SERVER_ERROR},
+        allowed={c: frozenset({Title.SERVER_ERROR}) for c in ("edge_cases", "delivery", "properties")},
         passing=("test_edge_cases::test_unicode_text_is_accepted[arabic]",
                  "test_edge_cases::test_unicode_text_is_accepted[cjk]")),
     "e-wrong-success-body": Expectation(
         wrong_success_body, "responses or acceptance",
-        failing={"test_responses::test_success_body_is_conformant_json[*": "success body not conformant",
-                 "test_responses::test_success_carries_cors_headers": "success body not conformant"},
-        allowed={"responses": frozenset({"success body not conformant"})},
+        failing={"test_responses::test_success_body_is_conformant_json[*": Title.SUCCESS_BODY_NOT_CONFORMANT,
+                 "test_responses::test_success_carries_cors_headers": Title.SUCCESS_BODY_NOT_CONFORMANT},
+        allowed={"responses": frozenset({Title.SUCCESS_BODY_NOT_CONFORMANT})},
         passing=("test_responses::test_beacon_success_is_an_empty_204",
                  "test_acceptance::test_valid_payload_gets_the_contracts_status[/batch/-json-batch]")),
     "f-acknowledged-not-stored": Expectation(
         acknowledged_not_stored, "delivery or acceptance",
-        failing={"test_delivery::test_acknowledged_events_are_stored_as_sent[*": "acknowledged event not stored",
-                 "test_delivery::test_events_survive_every_encoding[*": "acknowledged event not stored",
+        failing={"test_delivery::test_acknowledged_events_are_stored_as_sent[*": Title.NOT_STORED,
+                 "test_delivery::test_events_survive_every_encoding[*": Title.NOT_STORED,
                  "test_delivery::test_distinct_id_is_stored_as_capture_stringifies_it[*":
-                 "acknowledged event not stored"},
-        allowed={"delivery": frozenset({"acknowledged event not stored"})},
+                 Title.NOT_STORED},
+        allowed={"delivery": frozenset({Title.NOT_STORED})},
         passing=("test_delivery::test_request_with_one_invalid_event_stores_nothing[event-name-empty-in-an-array]",)),
 }
 
@@ -379,8 +370,8 @@ def test_the_suite_reports_each_defect_in_the_right_place(tmp_path: Path, defect
 # --- safety: production refused before anything is sent ---------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["https://us.i.posthog.com", "https://eu.i.posthog.com/", "https://app.posthog.com:443",
-                                 "http://POSTHOG.COM.", "https://us.i.posthog.com/ingest"])
+@pytest.mark.parametrize("url", ["https://us.i.posthog.com", "https://eu.i.posthog.com/",
+                                 "https://app.posthog.com:443", "http://POSTHOG.COM.", "https://us.i.posthog.com/ingest"])
 def test_posthog_cloud_hosts_are_refused_unless_allowed(url: str) -> None:
     with pytest.raises(TargetError, match="PostHog Cloud host.*--capture-allow-production"):
         check_url(url)
@@ -552,19 +543,20 @@ def test_findings_keep_a_secret_key_out_of_the_command(tmp_path: Path) -> None:
     secret = "phc_this_is_my_real_project_key_42"
     target = Target("http://127.0.0.1:9", secret, Variant.MAIN, RUN)
     body = json.dumps({"event": "e", "api_key": secret}).encode()
-    failure = findings.attach(Failure("a title", f"detail mentioning {secret}"), _case(body), target, tmp_path)
+    failure = findings.attach(Failure(Title.ACCEPTED_INVALID, f"detail mentioning {secret}"), _case(body), target,
+                              tmp_path)
     assert secret not in failure.reproduce
     path = re.search(r"--data-binary @(\S+)", failure.reproduce)
     assert path is not None and Path(path.group(1)).read_bytes() == body
-    report = findings.longrepr(failure, ("test_x.py", 1, "test_x"), "rejection", target)
+    report = reporting.longrepr(failure, ("test_x.py", 1, "test_x"), "rejection", target)
     assert secret not in str(report) and "phc_…y_42" in str(report)
-    assert report.reprcrash.message == "a title"
+    assert report.reprcrash.message == Title.ACCEPTED_INVALID
 
 
 def test_findings_show_a_placeholder_key_inline(tmp_path: Path) -> None:
     target = Target("http://127.0.0.1:9", DEFAULT_TOKEN, Variant.MAIN, RUN, embedded=True)
     body = json.dumps({"event": "e", "api_key": DEFAULT_TOKEN}).encode()
-    failure = findings.attach(Failure("a title", "detail"), _case(body), target, tmp_path)
+    failure = findings.attach(Failure(Title.ACCEPTED_INVALID, "detail"), _case(body), target, tmp_path)
     assert f"--data-binary '{body.decode()}' http://127.0.0.1:9/i/v0/e/" in failure.reproduce
     assert "capture-harness serve --port 9" in failure.hint
 

@@ -44,3 +44,23 @@ def test_no_function_is_over_the_limit(path: Path) -> None:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno is not None
             and node.end_lineno - node.lineno + 1 > FUNCTION_LIMIT]
     assert not long, f"{path.name}: {', '.join(long)}"
+
+
+LOCUST_IMPORTERS = {"harness/load/user.py", "harness/load/openmodel.py"}
+"""Locust monkey-patches the standard library with gevent on import: only the Locust glue may import it."""
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_only_the_locust_glue_imports_locust_or_gevent() -> None:
+    importers = {str(path.relative_to(PACKAGE.parent)) for path in MODULES
+                 if _imported_roots(path) & {"locust", "gevent"}}
+    assert importers == LOCUST_IMPORTERS

@@ -1,5 +1,6 @@
 """Load testing: every locustfile against the reference endpoint, thresholds, the delivery ledger, a
-two-worker distributed run, safety, and the seeded corpus the runs replay.
+two-worker distributed run, and safety.  (The ledger's and the corpus's own tests, which need no run, are
+in ``test_load_ledger.py`` and ``test_load_corpus.py``.)
 
 The runs are real: ``capture-harness load`` as a subprocess (it runs Locust headless as its own
 subprocess) against one reference endpoint started for the module on 127.0.0.1, each for 3-4 s.  Faults
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -25,12 +25,10 @@ import orjson
 import pytest
 
 from harness.cli import main
-from harness.load import corpus, ledger
+from harness.load import ledger
 from harness.load.scenarios import SCENARIOS
 from harness.safety import mask_token
-from harness.spec.body import events_of
-from harness.spec.validation import validate
-from harness.wire import FORM_CONTENT_TYPE, decode_payload, expected_outcome
+from harness.server.process import ServeProcess
 
 SECRET_KEY = "phc_SECRETKEY123456789"
 LOCUSTFILES = Path(__file__).resolve().parent.parent / "locustfiles"
@@ -72,25 +70,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def endpoint(workdir: Path) -> Iterator[Endpoint]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "serve", "--port", "0", "--db", str(workdir / "endpoint.sqlite3"),
-         "--seed", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=workdir)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:\d+", line)
-    if not match:
-        process.kill()
-        pytest.fail(f"the reference endpoint did not start: {line!r}")
-    try:
-        yield Endpoint(match.group(0))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with ServeProcess(db=workdir / "endpoint.sqlite3", args=("--seed", "1"), cwd=workdir) as server:
+        yield Endpoint(server.url)
 
 
 @dataclass
@@ -229,68 +210,6 @@ def test_ledger_catches_acknowledged_but_not_stored(workdir: Path, endpoint: End
     assert f"{delivery['lost']:,} lost after acknowledgement" in run.stdout
 
 
-def _write_ledger(directory: Path, name: str, entries: list[tuple[int, list[str]]]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    lines = [orjson.dumps({"status": status, "uuids": uuids}) for status, uuids in entries]
-    (directory / f"ledger-{name}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-
-
-def test_reconcile_counts_lost_duplicated_and_unexpected(tmp_path: Path) -> None:
-    _write_ledger(tmp_path, "1", [(200, ["a", "b"]), (503, ["d"])])
-    _write_ledger(tmp_path, "2", [(200, ["c"]), (200, ["e"])])
-    # stored: a, b twice (a retry not deduplicated), e; c acknowledged but missing; x never sent
-    result = ledger.reconcile(tmp_path, iter(["a", "b", "b", "e", "x"]))
-    assert result.checked
-    assert (result.sent, result.acknowledged, result.stored) == (5, 4, 3)
-    assert (result.lost, result.duplicated, result.unexpected) == (1, 1, 1)
-    assert result.lost_examples == ("c",)
-    assert not result.ok
-    assert result.to_json()["lost"] == 1
-
-
-def test_reconcile_all_delivered(tmp_path: Path) -> None:
-    _write_ledger(tmp_path, "1", [(200, ["a", "b"]), (200, ["c"])])
-    result = ledger.reconcile(tmp_path, iter(["c", "b", "a"]))
-    assert (result.sent, result.acknowledged, result.stored, result.lost, result.duplicated, result.unexpected) \
-        == (3, 3, 3, 0, 0, 0)
-    assert result.ok
-
-
-def test_reconcile_a_retried_event_counts_once(tmp_path: Path) -> None:
-    """An event answered 503, then sent again and acknowledged: one event sent, acknowledged, stored."""
-    _write_ledger(tmp_path, "1", [(503, ["a"]), (200, ["a"])])
-    result = ledger.reconcile(tmp_path, iter(["a"]))
-    assert (result.sent, result.acknowledged, result.stored, result.lost) == (1, 1, 1, 0)
-
-
-def test_reconcile_unchecked_without_inspection_api(tmp_path: Path) -> None:
-    _write_ledger(tmp_path, "1", [(200, ["a", "b"]), (0, ["c"])])
-    result = ledger.reconcile(tmp_path, None)
-    assert not result.checked
-    assert (result.sent, result.acknowledged) == (3, 2)
-    assert (result.stored, result.lost, result.duplicated, result.unexpected) == (0, 0, 0, 0)
-    assert result.ok  # nothing can be proven lost
-
-
-def test_reconcile_names_at_most_lost_shown(tmp_path: Path) -> None:
-    uuids = [f"u{i:03d}" for i in range(ledger.LOST_SHOWN + 5)]
-    _write_ledger(tmp_path, "1", [(200, uuids)])
-    result = ledger.reconcile(tmp_path, iter([]))
-    assert result.lost == len(uuids)
-    assert result.lost_examples == tuple(sorted(uuids)[:ledger.LOST_SHOWN])
-
-
-def test_ledger_writer_round_trip(tmp_path: Path) -> None:
-    writer = ledger.LedgerWriter(tmp_path / "report")
-    for i in range(450):  # more than one flush block
-        writer.record(200 if i % 3 else 503, [f"e{i}", f"f{i}"])
-    writer.close()
-    assert writer.path.name.startswith("ledger-") and writer.path.suffix == ".jsonl"
-    sent, acknowledged = ledger.read(tmp_path / "report")
-    assert len(sent) == 900
-    assert len(acknowledged) == 600
-
-
 # --- 4. distributed: two Locust workers -------------------------------------------------------------------
 
 
@@ -404,95 +323,3 @@ def test_api_key_never_in_full_in_reports_or_output(workdir: Path, endpoint: End
     assert referenced, "expected some failed request bodies written to files"
     assert all(path.is_absolute() and path.parent == bodies.resolve() and path.is_file() for path in referenced), \
         referenced  # absolute, so the curl command works from any directory
-
-
-# --- 6. the corpus ------------------------------------------------------------------------------------------
-
-
-def _encoding(ready: corpus.ReadyRequest) -> str:
-    """The wire encoding a ready request was built with, read off the request."""
-    request = ready.request
-    if request.headers.get("Content-Encoding") == "gzip":
-        return "gzip-header"
-    if "compression=gzip-js" in request.target:
-        return "gzip-query"
-    if request.headers.get("Content-Type") == FORM_CONTENT_TYPE:
-        return "form"
-    return "json"
-
-
-@pytest.fixture(scope="module")
-def chunks() -> dict[str, list[corpus.ReadyRequest]]:
-    return {scenario: corpus.generate_chunk(scenario, 7, 0, 0, SECRET_KEY) for scenario in SCENARIOS}
-
-
-def test_same_seed_gives_identical_chunks(chunks: dict[str, list[corpus.ReadyRequest]]) -> None:
-    for scenario in ("capture", "mixed"):
-        again = corpus.generate_chunk(scenario, 7, 0, 0, SECRET_KEY)
-        assert again == chunks[scenario]
-    assert corpus.generate_chunk("capture", 8, 0, 0, SECRET_KEY) != chunks["capture"]
-
-
-def test_streams_and_chunks_have_disjoint_uuids(chunks: dict[str, list[corpus.ReadyRequest]]) -> None:
-    def uuids(ready: list[corpus.ReadyRequest]) -> list[str]:
-        return [uuid for request in ready for uuid in request.uuids]
-
-    first = uuids(chunks["mixed"])
-    assert len(first) == len(set(first))  # unique within a chunk
-    other_stream = uuids(corpus.generate_chunk("mixed", 7, 1, 0, SECRET_KEY))
-    next_chunk = uuids(corpus.generate_chunk("mixed", 7, 0, 1, SECRET_KEY))
-    other_scenario = uuids(chunks["browser"])
-    groups = [set(first), set(other_stream), set(next_chunk), set(other_scenario)]
-    assert sum(len(group) for group in groups) == len(set().union(*groups))
-
-
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_every_request_decodes_validates_and_expects_its_outcome(
-        chunks: dict[str, list[corpus.ReadyRequest]], scenario: str) -> None:
-    ready = chunks[scenario]
-    assert len(ready) == corpus.CHUNK_SIZE
-    for request in ready:
-        path, _, query = request.request.target.partition("?")
-        text = decode_payload(path, query, request.request.headers, request.request.body)
-        document = orjson.loads(text)
-        report = validate(document, encoded=text.encode())
-        assert report.accepted, (request.name, report.rejections)
-        assert request.expect_status == expected_outcome(_encoding(request), path) == 200, request.name
-        assert request.uuids == tuple(event["uuid"] for event in events_of(document))
-        assert all(event.get("uuid") for event in events_of(document))  # every event carries a uuid
-        assert SECRET_KEY in text  # the run's key is the payloads' token
-
-
-def test_cache_hit_returns_equal_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      chunks: dict[str, list[corpus.ReadyRequest]]) -> None:
-    assert not corpus.cached("browser", 7, 0, 0, SECRET_KEY, tmp_path)
-    assert corpus.load_chunk("browser", 7, 0, 0, SECRET_KEY, tmp_path) == chunks["browser"]
-    assert corpus.cached("browser", 7, 0, 0, SECRET_KEY, tmp_path)
-    files = list(tmp_path.iterdir())
-    assert len(files) == 1 and "SECRETKEY" not in files[0].name  # the key never appears in a file name
-
-    def no_generation(*args: Any) -> None:
-        raise AssertionError("a cached chunk was generated again")
-
-    monkeypatch.setattr(corpus, "generate_chunk", no_generation)
-    assert corpus.load_chunk("browser", 7, 0, 0, SECRET_KEY, tmp_path) == chunks["browser"]
-
-
-def test_truncated_cache_file_is_regenerated(tmp_path: Path, chunks: dict[str, list[corpus.ReadyRequest]]) -> None:
-    corpus.load_chunk("capture", 7, 0, 0, SECRET_KEY, tmp_path)
-    [path] = tmp_path.iterdir()
-    whole = path.read_bytes()
-    for cut in (len(whole) - 10, len(whole) // 2, 5):  # in the bodies, in the metadata line
-        path.write_bytes(whole[:cut])
-        assert corpus.load_chunk("capture", 7, 0, 0, SECRET_KEY, tmp_path) == chunks["capture"]
-        assert path.read_bytes() == whole  # rewritten whole
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial files left behind
-
-
-def test_stream_requests_continues_across_chunks(tmp_path: Path, chunks: dict[str, list[corpus.ReadyRequest]]) -> None:
-    generated: list[int] = []
-    stream = corpus.stream_requests("capture", 7, 0, SECRET_KEY, tmp_path, on_generate=generated.append)
-    taken = [next(stream) for _ in range(corpus.CHUNK_SIZE + 3)]
-    assert taken[:corpus.CHUNK_SIZE] == chunks["capture"]
-    assert taken[corpus.CHUNK_SIZE:] == corpus.generate_chunk("capture", 7, 0, 1, SECRET_KEY)[:3]
-    assert generated == [0, 1]  # neither chunk was pre-generated, and the stream said so

@@ -9,14 +9,10 @@ import contextlib
 import io
 import json
 import random
-import re
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +22,11 @@ from hdrh.log import HistogramLogReader
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.load import latency
+from harness.load import files, latency
 from harness.load import run as load_run
 from harness.load.arrivals import MAX_LAG_S, ArrivalPlan, Schedule, default_users
+from harness.load.summary import corrected_stats
+from harness.server.process import ServeProcess
 from harness.spec.body import DEFAULT_TOKEN
 
 # --- arrival plans ---------------------------------------------------------------------------------------
@@ -127,7 +125,7 @@ def test_merging_the_workers_histograms_equals_the_histogram_of_all_samples() ->
         for kind in latency.KINDS:
             assert merged[name][kind].equals(row[kind]), (name, kind)
     for kind in latency.KINDS:
-        total = merged[latency.TOTAL][kind]
+        total = merged[files.TOTAL][kind]
         assert total.equals(everything[kind])
         assert total.get_total_count() == len(samples)
         assert latency.figures(total) == latency.figures(everything[kind])
@@ -154,9 +152,9 @@ def test_missed_sends_count_in_the_corrected_total_only() -> None:
     summary = latency.summarize(collector.totals())
     assert summary[latency.MISSED] == {"requests": 0, "missed": 2, "uncorrected": None,
                                        "corrected": pytest.approx(summary[latency.MISSED]["corrected"])}
-    assert summary[latency.TOTAL]["requests"] == 1 and summary[latency.TOTAL]["missed"] == 2
-    assert summary[latency.TOTAL]["corrected"]["max"] == pytest.approx(1500, rel=0.001)
-    assert summary[latency.TOTAL]["uncorrected"]["max"] == pytest.approx(1.0, rel=0.001)
+    assert summary[files.TOTAL]["requests"] == 1 and summary[files.TOTAL]["missed"] == 2
+    assert summary[files.TOTAL]["corrected"]["max"] == pytest.approx(1500, rel=0.001)
+    assert summary[files.TOTAL]["uncorrected"]["max"] == pytest.approx(1.0, rel=0.001)
 
 
 def test_values_out_of_range_are_clamped_not_lost() -> None:
@@ -167,7 +165,7 @@ def test_values_out_of_range_are_clamped_not_lost() -> None:
 
 
 def test_the_hlog_holds_every_interval_and_reads_back_with_hdrh(tmp_path: Path) -> None:
-    path = tmp_path / latency.HLOG
+    path = tmp_path / files.LATENCY_HLOG
     samples = _samples(5000, seed=9)
     with path.open("w") as log:
         collector = latency.Collector(log, started_ms=1_700_000_000_000)
@@ -183,8 +181,8 @@ def test_the_hlog_holds_every_interval_and_reads_back_with_hdrh(tmp_path: Path) 
     while (interval := reader.get_next_interval_histogram()) is not None:
         by_tag[interval.get_tag()] = latency.merge(by_tag.get(interval.get_tag()), interval)
     totals = collector.totals()
-    assert by_tag[None].equals(totals[latency.TOTAL]["corrected"])  # untagged: corrected, all requests
-    assert by_tag["uncorrected"].equals(totals[latency.TOTAL]["uncorrected"])
+    assert by_tag[None].equals(totals[files.TOTAL]["corrected"])  # untagged: corrected, all requests
+    assert by_tag["uncorrected"].equals(totals[files.TOTAL]["uncorrected"])
     assert by_tag["corrected:capture_json"].equals(totals["capture json"]["corrected"])
     assert by_tag[None].get_total_count() == len(samples)
 
@@ -199,34 +197,19 @@ def test_the_report_has_a_plot_and_reads_back(tmp_path: Path) -> None:
                                  "unsent": 0}], 100, 0, MAX_LAG_S)
     written = latency.write_report(tmp_path, collector, plan)
     assert latency.read_report(tmp_path) == json.loads(json.dumps(written))
-    svg = ET.parse(tmp_path / latency.PLOT).getroot()
+    svg = ET.parse(tmp_path / files.LATENCY_PLOT).getroot()
     assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 2
     lines = latency.render(written)
     assert any("achieved 99.0 req/s of 100.0 planned" in line for line in lines)
     assert any(line.startswith("WARNING: 10 of 1,000 planned sends were missed") for line in lines)
     stats = [{"name": "capture json", "p95": 1.0, "p99": 2.0}, {"name": "Aggregated", "p95": 1.0, "p99": 2.0}]
-    corrected = latency.corrected_stats(stats, written)[-1]
+    corrected = corrected_stats(stats, written)[-1]
     assert corrected["p99"] == written["latency_ms"]["Aggregated"]["corrected"]["p99"] and corrected["corrected"]
 
 
 # --- end to end: capture-harness load --arrival-rate ------------------------------------------------------
 
 RATE = 200.0
-
-
-@contextlib.contextmanager
-def _endpoint(folder: Path) -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", "0",
-                                "--db", str(folder / "store.sqlite3")],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert process.stdout is not None
-        match = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
-        assert match, "the reference endpoint did not start"
-        yield match.group(0)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _requests(url: str) -> int:
@@ -259,7 +242,8 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_the_plan_is_kept_when_the_endpoint_keeps_up(tmp_path: Path, corpus_dir: Path, processes: int) -> None:
-    with _endpoint(tmp_path) as url:
+    with ServeProcess(db=tmp_path / "store.sqlite3") as server:
+        url = server.url
         status, summary, printed = _load(url, tmp_path, corpus_dir, users=20, processes=processes)
     assert status == 0, printed
     plan, hdr = summary["open_model"], summary["latency_hdr_ms"]
@@ -277,7 +261,7 @@ def test_the_plan_is_kept_when_the_endpoint_keeps_up(tmp_path: Path, corpus_dir:
     for key, margin_ms in (("p50", 3), ("p90", 5), ("p99", 25)):
         assert uncorrected[key] <= corrected[key] <= uncorrected[key] + margin_ms, (key, printed)
     report = tmp_path / "report"
-    assert (report / latency.HLOG).stat().st_size > 0 and (report / latency.PLOT).is_file()
+    assert (report / files.LATENCY_HLOG).stat().st_size > 0 and (report / files.LATENCY_PLOT).is_file()
     assert "<svg" in (report / "report.html").read_text()  # the plot is in Locust's HTML report too
     assert "corrected = from the intended send time" in printed
 
@@ -285,7 +269,8 @@ def test_the_plan_is_kept_when_the_endpoint_keeps_up(tmp_path: Path, corpus_dir:
 def test_a_stall_shows_in_the_corrected_latency_not_in_the_service_time(tmp_path: Path, corpus_dir: Path) -> None:
     """A 2 s stall in a 10 s run at 200 req/s.  10 users: the requests caught in the stall are under 1% of
     all, so the service-time p99 stays small, the very illusion coordinated omission creates."""
-    with _endpoint(tmp_path) as url:
+    with ServeProcess(db=tmp_path / "store.sqlite3") as server:
+        url = server.url
         before = _requests(url)
 
         def stall_once_running() -> None:

@@ -6,12 +6,14 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.server import CaptureApp, Faults, Store
+from harness.server.inspect import parse_since
 from harness.server.runner import Running, running
 from harness.wire import V0_PATHS
 from tests.support import request
@@ -189,8 +191,81 @@ def test_events_filters_and_pagination(server: Running) -> None:
     assert [e["event"] for e in first["events"]] == ["e0", "e1"]
     rest = json.loads(call(server, "GET", f"/_harness/events?limit=10&after={first['next_after']}")[2])
     assert [e["event"] for e in rest["events"]] == ["e2", "e3", "e4"] and rest["next_after"] is None
-    assert stored(server, since=str(int(time.time() * 1000) + 60_000)) == []
+    assert stored(server, since=str(int(time.time()) + 60)) == []
     assert call(server, "GET", "/_harness/events?colour=red")[0] == 400
+
+
+def rfc3339(moment_ms: int, zone: timezone = UTC) -> str:
+    """``moment_ms`` as an RFC 3339 date-time with milliseconds, in ``zone``, its ``+`` percent-encoded."""
+    moment = datetime.fromtimestamp(moment_ms / 1000, zone).isoformat(timespec="milliseconds")
+    return moment.replace("+00:00", "Z").replace("+", "%2B")
+
+
+@pytest.mark.parametrize(
+    ("form", "since"),
+    [
+        ("RFC 3339 with Z", rfc3339),
+        ("RFC 3339 with a positive offset", lambda ms: rfc3339(ms, timezone(timedelta(hours=2)))),
+        ("RFC 3339 with a negative offset", lambda ms: rfc3339(ms, timezone(-timedelta(hours=5, minutes=30)))),
+        ("epoch seconds, decimal", lambda ms: f"{ms // 1000}.{ms % 1000:03d}"),
+    ],
+)
+def test_events_since_bounds_the_receive_time_to_the_millisecond(server: Running, form: str, since: Any) -> None:
+    post_json(server, "/e/", event())
+    received_ms = stored(server)[0]["received_ms"]
+    assert len(stored(server, since=since(received_ms))) == 1, form
+    assert stored(server, since=since(received_ms + 1)) == [], form
+
+
+def test_events_since_takes_integer_epoch_seconds(server: Running) -> None:
+    post_json(server, "/e/", event())
+    received_s = stored(server)[0]["received_ms"] // 1000
+    assert len(stored(server, since=str(received_s))) == 1
+    assert stored(server, since=str(received_s + 1)) == []
+
+
+@pytest.mark.parametrize(
+    ("since", "expected_ms"),
+    [
+        ("1672574400", 1_672_574_400_000),
+        ("1672574400.5", 1_672_574_400_500),
+        ("1672574400.0009", 1_672_574_400_000),  # cut to the millisecond
+        ("0", 0),
+        ("253402300799", 253_402_300_799_000),  # 9999-12-31T23:59:59Z, the latest
+        ("2023-01-01T12:00:00Z", 1_672_574_400_000),
+        ("2023-01-01T12:00:00.0009Z", 1_672_574_400_000),
+        ("2023-01-01T14:00:00+02:00", 1_672_574_400_000),
+        ("2023-01-01T07:00:00.25-05:00", 1_672_574_400_250),
+        ("1969-12-31T23:59:59Z", -1000),
+    ],
+)
+def test_since_forms(since: str, expected_ms: int) -> None:
+    assert parse_since(since) == expected_ms
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "2023-13-45",  # no such date
+        "2023-13-45T00:00:00Z",
+        "abc",
+        "2023-01-01",  # a date alone: which zone's midnight?
+        "2023-01-01T12:00:00",  # no offset
+        "2023-01-01T12:00:00+02:00",  # the + not percent-encoded: it arrives as a space
+        "1672574400000",  # milliseconds, the old form: past the year 9999 as seconds
+        "253402300800",
+        "-1672574400",
+        "1e9",
+        ".5",
+    ],
+)
+def test_since_in_any_other_form_is_400_naming_the_accepted_forms(server: Running, since: str) -> None:
+    status, _, body = call(server, "GET", f"/_harness/events?since={since}")
+    assert status == 400
+    error = json.loads(body)["error"]
+    assert "an RFC 3339 date-time with Z or an offset (since=2023-01-01T12:00:00Z" in error
+    assert "epoch seconds (since=1672574400 or since=1672574400.5)" in error
+    assert "a date alone or a time without an offset is refused" in error
 
 
 def test_stats_and_reset(server: Running) -> None:
@@ -222,6 +297,25 @@ def test_fault_settings_are_checked(server: Running) -> None:
     status, _, body = call(server, "POST", "/_harness/faults", b'{"error_rate": 2}')
     assert status == 400 and b"between 0 and 1" in body
     assert call(server, "POST", "/_harness/faults", b'{"colour": 1}')[0] == 400
+    status, _, body = call(server, "PUT", "/_harness/faults", b"[1]")
+    assert status == 400 and json.loads(body) == {"error": "send a JSON object of fault settings"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/_harness/faults", "GET, POST, PUT, DELETE"),
+        ("POST", "/_harness/events", "GET"),
+        ("GET", "/_harness/reset", "POST"),
+        ("DELETE", "/_harness/stats", "GET"),
+        ("POST", "/_liveness", "GET"),
+    ],
+)
+def test_inspection_and_health_routes_answer_405_with_their_methods(server: Running, method: str, path: str,
+                                                                     allow: str) -> None:
+    status, headers, _ = call(server, method, path)
+    assert (status, headers["allow"]) == (405, allow)
+    assert call(server, "GET", "/_harness/nope")[0] == 404
 
 
 def test_latency_and_stalls_delay_answers(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import gzip
 import json
 import time
 import tracemalloc
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -27,8 +26,8 @@ from harness.wire import (
     is_legacy_path,
     lzstring,
 )
+from tests.support import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 LZ_VECTORS = FIXTURES / "lzstring-vectors.json"
 
 EVENT = {"event": "$pageview", "distinct_id": "user-1", "properties": {"token": "phc_test", "$lib": "web"}}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -31,9 +30,7 @@ from harness.wire import (
     is_legacy_path,
     lzstring,
 )
-
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-REQUESTS_DUMP = FIXTURES / "posthog-requests-dump.jsonl"
+from tests.support import DUMP, FIXTURES
 
 PAYLOAD = orjson.dumps(
     [{"event": "$pageview", "distinct_id": "u-1", "properties": {"token": "phc_test", "q": ">>>???", "t": "é😀\x00"}}]
@@ -249,14 +246,14 @@ def test_get_data_with_a_bare_plus_is_400(path: str) -> None:
 
 def recorded(content_type: str) -> dict[str, Any]:
     """The first request of the dump with this content type (contract §9.1)."""
-    if not REQUESTS_DUMP.is_file():
+    if not DUMP.is_file():
         pytest.skip(f"shared fixtures not found at {FIXTURES}")
-    for line in REQUESTS_DUMP.read_text().splitlines():
+    for line in DUMP.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             record = json.loads(line)
             if record["content_type"] == content_type:
                 return record
-    raise AssertionError(f"no {content_type} request in {REQUESTS_DUMP}")
+    raise AssertionError(f"no {content_type} request in {DUMP}")
 
 
 def test_recorded_posthog_js_form_request_is_reproduced_byte_for_byte() -> None:

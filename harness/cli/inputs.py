@@ -1,4 +1,5 @@
-"""Read JSON and JSONL inputs as located documents, telling malformed input apart from a capture rejection.
+"""Read ``validate``'s JSON and JSONL inputs as located documents (:class:`~harness.spec.corpus_check.Document`),
+telling malformed input apart from a capture rejection.
 
 A line that is not JSON at all is the user's input error (the CLI exits 2, naming file, line and column).
 A line that is JSON for Python's lenient parser but not for a strict one (a lone surrogate escape, a
@@ -11,29 +12,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 
+from harness.spec.corpus_check import Document
 from harness.spec.jsontext import strict_loads
 
 
 class InputError(Exception):
     """Input that cannot be read as JSON: a missing file, or malformed JSON at a line and column."""
-
-
-@dataclass(frozen=True)
-class Document:
-    """One JSON document and where it came from."""
-
-    source: str
-    line: int
-    raw: bytes
-    value: Any = None
-    strict_error: str | None = None
-    """Why a strict JSON parser refuses ``raw`` although it is JSON (``value`` then holds the lenient parse)."""
 
 
 def read(path: str) -> Iterator[Document | InputError]:

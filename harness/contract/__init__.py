@@ -16,7 +16,11 @@ build their own tests on it:
 - :mod:`harness.contract.replies`: checks of CORS and error bodies, beside the shared ones in
   :mod:`harness.checks`;
 - :mod:`harness.contract.delivery`: acknowledged events against what the ``/_harness/`` API stored;
-- :mod:`harness.contract.findings`: a failure as a user reads it: stable title, detail, ``curl``.
+- :mod:`harness.contract.findings`: a failure with the ``curl`` command that reproduces it, the key masked;
+- :mod:`harness.contract.reporting`: a finding's report, junitxml properties, the summary per category.
+
+This module holds only the two tables below: the plugin, which every pytest run loads, imports it, so it
+must stay free of the suite's dependencies.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import orjson
 
-from harness.checks import Case, Check, Failure, Reply
+from harness.checks import Case, Check, Failure, Reply, Title
 from harness.contract.client import Client, NoAnswerError
 from harness.spec.body import kept_events
 from harness.spec.records import distinct_id as stored_distinct_id
@@ -32,9 +32,9 @@ def records_of(client: Client, event_uuid: str) -> list[dict[str, Any]]:
     try:
         status, document = client.get_json(f"/_harness/events?uuid={quote(event_uuid)}")
     except NoAnswerError as error:
-        raise Failure("inspection API failed", f"GET /_harness/events?uuid={event_uuid}: {error}") from None
+        raise Failure(Title.INSPECTION_FAILED, f"GET /_harness/events?uuid={event_uuid}: {error}") from None
     if status != 200 or not isinstance(document, dict):
-        raise Failure("inspection API failed", f"GET /_harness/events?uuid={event_uuid} answered {status}")
+        raise Failure(Title.INSPECTION_FAILED, f"GET /_harness/events?uuid={event_uuid} answered {status}")
     return list(document.get("events", []))
 
 
@@ -48,7 +48,7 @@ def stored_as_sent(body: Any, client: Client, *, wait_s: float = WAIT_S) -> Chec
         found = _poll(client, expected, wait_s)
         missing = [u for u in expected if u not in found]
         if missing:
-            raise Failure("acknowledged event not stored",
+            raise Failure(Title.NOT_STORED,
                           f"{case.name}: {len(missing)} of {len(expected)} events acknowledged with {reply.status} "
                           f"not found in /_harness/events (e.g. uuid {missing[0]})")
         for event_uuid, event in expected.items():
@@ -56,7 +56,7 @@ def stored_as_sent(body: Any, client: Client, *, wait_s: float = WAIT_S) -> Chec
     return check
 
 
-def none_stored(uuids: Sequence[str], client: Client, *, title: str = "partial batch stored",
+def none_stored(uuids: Sequence[str], client: Client, *, title: Title = Title.PARTIAL_BATCH_STORED,
                 why: str = "capture refuses the whole request when one event is invalid (rule 10)") -> Check:
     """A check: none of the events ``uuids`` is stored, whatever the answer.  By default for a request
     holding an invalid event; ``title`` and ``why`` name other reasons (``$performance_event``)."""
@@ -94,7 +94,7 @@ def _compare(case: Case, event_uuid: str, sent: dict[str, Any], record: dict[str
     differs = [name for name in wanted if wanted[name] != got[name]]
     if differs:
         detail = "; ".join(f"{name} stored {_short(got[name])}, sent {_short(wanted[name])}" for name in differs)
-        raise Failure("stored event differs from the one sent", f"{case.name}: event {event_uuid}: {detail}")
+        raise Failure(Title.STORED_DIFFERS, f"{case.name}: event {event_uuid}: {detail}")
 
 
 def _short(value: Any) -> str:

@@ -1,9 +1,7 @@
-"""A contract failure as the user reads it: the stable title, expected vs actual, and a ``curl`` command.
+"""A contract failure that can reproduce itself: the stable title, expected vs actual, and a ``curl`` command.
 
-:class:`ContractFailure` is a :class:`harness.checks.Failure` that knows how to reproduce itself; the
-plugin turns one into the test's failure report (:func:`longrepr`), so pytest prints a few actionable
-lines instead of a traceback through the suite's machinery, the short summary (``-ra``) and junitxml's
-``message`` carry the title, and a Hypothesis test adds its minimal example.
+:class:`ContractFailure` is a :class:`harness.checks.Failure` with the command that sends its request
+again; :func:`harness.contract.reporting.longrepr` turns one into the test's failure report.
 
 API keys: the user's key is never printed whole (``phc_…last4``).  A body that holds it is written to
 a file that the ``curl`` command reads with ``--data-binary @FILE``, so the command still works as is.
@@ -13,15 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness.checks import Case, Failure, curl
 from harness.contract.target import Target
 from harness.safety import mask_token
-
-NOTE_LIMIT = 1500
-"""Characters of a Hypothesis note (the falsifying example) kept in the report; the curl has the rest."""
 
 
 class ContractFailure(Failure):
@@ -62,51 +56,3 @@ def mask(text: str, target: Target | None) -> str:
     if target is None or not target.secret_key:
         return text
     return text.replace(target.api_key, mask_token(target.api_key))
-
-
-@dataclass(frozen=True)
-class _Crash:
-    """What pytest's short summary, ``--tb=line`` and junitxml's ``message`` read: the stable title."""
-
-    path: str
-    lineno: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.lineno}: {self.message}"
-
-
-@dataclass(frozen=True)
-class FindingRepr:
-    """A test report's ``longrepr`` for a contract failure (pytest calls ``toterminal`` and ``str``)."""
-
-    title: str
-    lines: tuple[str, ...]
-    reprcrash: _Crash
-
-    def toterminal(self, tw: object) -> None:
-        tw.line(self.title, red=True, bold=True)  # type: ignore[attr-defined]
-        for line in self.lines:
-            tw.line(line)  # type: ignore[attr-defined]
-
-    def __str__(self) -> str:
-        return "\n".join((self.title, *self.lines))
-
-
-def longrepr(failure: Failure, location: tuple[str, int | None, str], category: str | None,
-             target: Target | None) -> FindingRepr:
-    """The report of a failed contract test: title, detail, the curl command, Hypothesis' notes."""
-    lines = [f"  {mask(failure.detail, target)}"]
-    if category:
-        lines.insert(0, f"  category: {category}")
-    if isinstance(failure, ContractFailure):
-        lines.append(f"  reproduce: {failure.reproduce}")
-        if failure.hint:
-            lines.append(f"  ({failure.hint})")
-    for note in getattr(failure, "__notes__", ()):
-        text = mask(str(note), target)
-        if len(text) > NOTE_LIMIT:
-            text = text[:NOTE_LIMIT] + " ... (cut; the curl command sends the whole example)"
-        lines.extend(f"  {line}" for line in text.splitlines())
-    path, lineno, _ = location
-    return FindingRepr(failure.title, tuple(lines), _Crash(path, (lineno or 0) + 1, failure.title))

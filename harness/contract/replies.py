@@ -2,7 +2,7 @@
 shape of error bodies per variant, and refusals that may take one of two statuses.
 
 Same style as :mod:`harness.checks`: a function ``(case, reply) -> None`` raising
-:class:`harness.checks.Failure` with a stable title (no uuid, time or port in it) and a detail.
+:class:`harness.checks.Failure` with a title of the catalogue :class:`harness.checks.Title` and a detail.
 They live here, not in ``harness.checks``, because only the contract suite sends such requests;
 Locust never does.
 """
@@ -16,6 +16,7 @@ from harness.checks import (
     Check,
     Failure,
     Reply,
+    Title,
     Variant,
     excerpt,
     expected_status_answered,
@@ -36,13 +37,13 @@ REQUESTED_HEADERS = "content-type,x-capture-harness-probe"
 """``Access-Control-Request-Headers`` of the preflight; capture mirrors what is asked."""
 
 
-def status_in(statuses: tuple[int, ...], title: str | None = None) -> Check:
+def status_in(statuses: tuple[int, ...], title: Title | None = None) -> Check:
     """The answer is one of ``statuses``, for refusals the contract allows two ways (a gzip bomb: 413, or
     400 from a server that inflates it all).  ``title`` names the departure; by default it says whether
     the endpoint accepted what it had to refuse."""
     def check(case: Case, reply: Reply) -> None:
         if reply.status not in statuses:
-            found = title or ("accepted an invalid request" if 200 <= reply.status < 300 else "unexpected status")
+            found = title or (Title.ACCEPTED_INVALID if 200 <= reply.status < 300 else Title.UNEXPECTED_STATUS)
             raise Failure(found, f"{case.name}: expected {' or '.join(map(str, statuses))}, got {reply.status}, "
                                  f"body {excerpt(reply.body)}")
     return check
@@ -52,11 +53,11 @@ def origin_mirrored(case: Case, reply: Reply) -> None:
     """Every answer, errors included, carries the request's ``Origin`` and allows credentials (§1.3)."""
     allowed = reply.headers.get("access-control-allow-origin")
     if allowed not in (ORIGIN, "*"):
-        raise Failure("CORS origin not mirrored",
+        raise Failure(Title.CORS_ORIGIN_NOT_MIRRORED,
                       f"{case.name} (answered {reply.status}): Access-Control-Allow-Origin is {allowed!r}, "
                       f"expected the request's Origin {ORIGIN!r}")
     if allowed == "*" or reply.headers.get("access-control-allow-credentials", "").lower() != "true":
-        raise Failure("CORS credentials not allowed",
+        raise Failure(Title.CORS_CREDENTIALS_NOT_ALLOWED,
                       f"{case.name} (answered {reply.status}): expected Access-Control-Allow-Credentials: true "
                       f"with the mirrored origin, got origin {allowed!r}, credentials "
                       f"{reply.headers.get('access-control-allow-credentials')!r}")
@@ -65,18 +66,18 @@ def origin_mirrored(case: Case, reply: Reply) -> None:
 def preflight_answered(case: Case, reply: Reply) -> None:
     """A preflight gets 200, the methods capture serves, and the requested headers allowed (§1.3)."""
     if reply.status != 200:
-        raise Failure("CORS preflight not answered 200",
+        raise Failure(Title.PREFLIGHT_NOT_200,
                       f"{case.name}: expected 200, got {reply.status}, body {excerpt(reply.body)}")
     origin_mirrored(case, reply)
     methods = {m.strip().upper() for m in reply.headers.get("access-control-allow-methods", "").split(",")}
     if not {"GET", "POST", "OPTIONS"} <= methods and "*" not in methods:
-        raise Failure("CORS preflight methods missing",
+        raise Failure(Title.PREFLIGHT_METHODS_MISSING,
                       f"{case.name}: Access-Control-Allow-Methods is "
                       f"{reply.headers.get('access-control-allow-methods')!r}, expected GET, POST, OPTIONS")
     allowed = {h.strip().lower() for h in reply.headers.get("access-control-allow-headers", "").split(",")}
     wanted = set(REQUESTED_HEADERS.split(","))
     if not wanted <= allowed and "*" not in allowed:
-        raise Failure("CORS preflight headers not mirrored",
+        raise Failure(Title.PREFLIGHT_HEADERS_NOT_MIRRORED,
                       f"{case.name}: asked for {REQUESTED_HEADERS!r}, Access-Control-Allow-Headers is "
                       f"{reply.headers.get('access-control-allow-headers')!r}")
 
@@ -84,7 +85,7 @@ def preflight_answered(case: Case, reply: Reply) -> None:
 def plain_options_answered(case: Case, reply: Reply) -> None:
     """An OPTIONS that is not a preflight reaches capture's handler: ``200 {"status":"Ok"}`` (§1.3, §7.1)."""
     if reply.status != 200:
-        raise Failure("plain OPTIONS not answered 200",
+        raise Failure(Title.PLAIN_OPTIONS_NOT_200,
                       f'{case.name}: expected 200 {{"status":"Ok"}}, got {reply.status}, '
                       f"body {excerpt(reply.body)}")
     try:
@@ -92,7 +93,7 @@ def plain_options_answered(case: Case, reply: Reply) -> None:
     except orjson.JSONDecodeError:
         document = None
     if not is_success_body(document):
-        raise Failure("plain OPTIONS body not conformant",
+        raise Failure(Title.PLAIN_OPTIONS_BODY_NOT_CONFORMANT,
                       f'{case.name}: expected {{"status": "Ok"}} or {{"status": 1}}, got {excerpt(reply.body)}')
 
 
@@ -107,16 +108,17 @@ def error_body_of(variant: Variant) -> Check:
         except orjson.JSONDecodeError:
             document = None
         if document is not None and is_success_body(document):
-            raise Failure("error answered with a success body",
+            raise Failure(Title.ERROR_WITH_SUCCESS_BODY,
                           f"{case.name}: {reply.status} with {excerpt(reply.body)}")
         if variant is Variant.ERROR_BODY:
             error_schema = schemas.fast_validator(schemas.uri("response", "/$defs/error"))
-            if not error_schema.is_valid(document) or document.get("status") != reply.status:
-                raise Failure("error body not the JSON ErrorBody",
+            if not (isinstance(document, dict) and error_schema.is_valid(document)
+                    and document.get("status") == reply.status):
+                raise Failure(Title.ERROR_BODY_NOT_JSON,
                               f"{case.name}: expected {{\"status\": {reply.status}, \"code\": ..., \"error\": ...}} "
                               f"(variant error-body), got {excerpt(reply.body)}")
         elif not reply.body.strip():
-            raise Failure("error without a reason",
+            raise Failure(Title.ERROR_WITHOUT_REASON,
                           f"{case.name}: {reply.status} with an empty body; capture answers its error text "
                           f"(e.g. \"event submitted without an api_key\")")
     return check

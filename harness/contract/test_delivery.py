@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.checks import Reply, expected_status_answered, no_server_error
+from harness.checks import Reply, Title, expected_status_answered, no_server_error
 from harness.contract.cases import PAYLOAD_KINDS, Cases
 from harness.contract.client import Client
 from harness.contract.delivery import none_stored, stored_as_sent
@@ -86,10 +86,11 @@ def test_performance_events_are_not_stored(capture_cases: Cases, capture_check: 
                                            capture_client: Client) -> None:
     label = "delivery batch with $performance_event entries"
     body = capture_cases.valid("batch", label)
-    performance = {"event": "$performance_event", "uuid": fresh_uuid("00000000-0000-4000-8000-000000000000"),
-                   "properties": {"entries": [1], "$capture_harness_run": capture_cases.target.run_id}}
+    performance: dict[str, Any] = {
+        "event": "$performance_event", "uuid": fresh_uuid("00000000-0000-4000-8000-000000000000"),
+        "properties": {"entries": [1], "$capture_harness_run": capture_cases.target.run_id}}
     events_of(body).insert(1, performance)
     case = capture_cases.case(label, body, path="/batch/")
     capture_check(case, checks=(*STATUS_CHECKS, stored_as_sent(body, capture_client),
-                                none_stored([performance["uuid"]], capture_client, title="$performance_event stored",
+                                none_stored([performance["uuid"]], capture_client, title=Title.PERFORMANCE_EVENT_STORED,
                                             why="capture drops $performance_event events (rule 11)")))

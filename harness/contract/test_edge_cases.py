@@ -161,7 +161,7 @@ SINGLE_LOCATIONS = ("token", "$token", "api_key", "properties.token")
 
 
 def _tokenless_event(capture_cases: Cases, label: str) -> dict[str, Any]:
-    event = events_of(capture_cases.valid("capture", label))[0]
+    event: dict[str, Any] = events_of(capture_cases.valid("capture", label))[0]
     for name in ("token", "$token", "api_key"):
         event.pop(name, None)
     event["properties"].pop("token", None)

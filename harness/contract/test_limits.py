@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness.checks import Case, Check, Failure, Reply, no_server_error
+from harness.checks import Case, Check, Failure, Reply, Title, no_server_error
 from harness.contract import bodies
 from harness.contract.cases import Cases
 from harness.contract.replies import STATUS_CHECKS, status_in
@@ -35,7 +35,8 @@ def _sized_batch(capture_cases: Cases, label: str, size: int) -> bytes:
     template.pop("api_key", None)  # the batch carries the token
 
     def event(index: int) -> dict[str, Any]:
-        return capture_cases.tag(copy.deepcopy(template))  # a fresh uuid each
+        tagged: dict[str, Any] = capture_cases.tag(copy.deepcopy(template))  # a fresh uuid each
+        return tagged
     return bodies.batch_of_size(event, capture_cases.target.api_key, size)
 
 
@@ -63,7 +64,7 @@ def _answered_within(seconds: float) -> Check:
     def check(case: Case, reply: Reply) -> None:
         elapsed = time.perf_counter() - started
         if elapsed > seconds:
-            raise Failure("gzip bomb answered slowly",
+            raise Failure(Title.GZIP_BOMB_SLOW,
                           f"{case.name}: answered {reply.status} after {elapsed:.1f} s (limit {seconds:g} s): the "
                           f"endpoint inflated far past capture's 100 MiB budget")
     return check
@@ -81,5 +82,5 @@ def test_gzip_bomb_is_refused_promptly(capture_check: Callable[..., Reply], hint
     bomb = _bomb()
     case = Case(f"limits gzip bomb ({len(bomb):,} bytes inflating to 1 GiB, {hint}) to {path}",
                 WireRequest("POST", path, dict(headers), bomb), 413, "body-too-large")
-    capture_check(case, checks=(no_server_error, status_in((413, 400), "gzip bomb not refused"),
+    capture_check(case, checks=(no_server_error, status_in((413, 400), Title.GZIP_BOMB_NOT_REFUSED),
                                 _answered_within(PROMPT_S)))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.checks import REPLY_CHECKS, Case, Reply, no_server_error
+from harness.checks import REPLY_CHECKS, Case, Reply, Title, no_server_error
 from harness.contract.cases import Cases
 from harness.contract.replies import (
     ORIGIN,
@@ -90,11 +90,11 @@ def test_unknown_path_is_404(capture_cases: Cases, capture_check: Callable[..., 
     label = "responses POST to an unknown path"
     case = capture_cases.case(label, capture_cases.valid("capture", label), path="/capture-harness-no-such-path/",
                               expect=404)
-    capture_check(case, checks=(no_server_error, status_in((404,), "unknown path not answered 404")))
+    capture_check(case, checks=(no_server_error, status_in((404,), Title.UNKNOWN_PATH_NOT_404)))
 
 
 def test_unsupported_method_is_405(capture_cases: Cases, capture_check: Callable[..., Reply]) -> None:
     label = "responses PUT to /i/v0/e/"
     case = capture_cases.case(label, capture_cases.valid("capture", label), expect=405)
     case = dataclasses.replace(case, request=dataclasses.replace(case.request, method="PUT"))
-    capture_check(case, checks=(no_server_error, status_in((405,), "unsupported method not refused with 405")))
+    capture_check(case, checks=(no_server_error, status_in((405,), Title.METHOD_NOT_405)))

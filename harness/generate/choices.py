@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from hypothesis import strategies as st
+if TYPE_CHECKING:
+    from hypothesis import strategies as st
 
 T = TypeVar("T")
 
@@ -70,24 +71,36 @@ class SeededChoices:
         return "".join(self._rng.choices(alphabet, k=self.integer(min_size, max_size)))
 
 
-class DrawnChoices:
-    """Decisions drawn from a Hypothesis ``draw`` (inside ``@st.composite``), so failures shrink."""
+class _Draw(Protocol):
+    """Hypothesis's ``draw``: a value of the strategy's own type."""
 
-    def __init__(self, draw: Callable[[st.SearchStrategy[Any]], Any]) -> None:
+    def __call__(self, strategy: st.SearchStrategy[T], /) -> T: ...
+
+
+class DrawnChoices:
+    """Decisions drawn from a Hypothesis ``draw`` (inside ``@st.composite``), so failures shrink.
+
+    Hypothesis is imported here, not at module level: the seeded driver (``generate``, corpora, the
+    contract suite's bodies) must not pay for it."""
+
+    def __init__(self, draw: _Draw) -> None:
+        from hypothesis import strategies
+
         self._draw = draw
+        self._st = strategies
 
     def pick(self, options: Sequence[T]) -> T:
-        return self._draw(st.sampled_from(options))
+        return self._draw(self._st.sampled_from(options))
 
     def integer(self, low: int, high: int) -> int:
-        return self._draw(st.integers(low, high))
+        return self._draw(self._st.integers(low, high))
 
     def chance(self, probability: float) -> bool:
         # shrinks towards True when probability > 0, i.e. towards the model's usual path
-        return self._draw(st.integers(0, 999)) < probability * 1000
+        return self._draw(self._st.integers(0, 999)) < probability * 1000
 
     def bits(self, count: int) -> int:
-        return self._draw(st.integers(0, (1 << count) - 1))
+        return self._draw(self._st.integers(0, (1 << count) - 1))
 
     def text(self, alphabet: str, min_size: int, max_size: int) -> str:
-        return self._draw(st.text(alphabet=alphabet, min_size=min_size, max_size=max_size))
+        return self._draw(self._st.text(alphabet=alphabet, min_size=min_size, max_size=max_size))

@@ -161,8 +161,8 @@ def _device(c: Choices, library: str, anon_id: str) -> dict[str, Any]:
             "$device_id": anon_id, "$timezone": c.pick(("Europe/Berlin", "America/New_York", "Asia/Tokyo")),
         }
     if library == "posthog-python":
-        runtime, version, os_name, os_version = c.pick(SERVER_PLATFORMS)
-        return {"$python_runtime": runtime, "$python_version": version, "$os": os_name,
+        runtime, python_version, os_name, os_version = c.pick(SERVER_PLATFORMS)
+        return {"$python_runtime": runtime, "$python_version": python_version, "$os": os_name,
                 "$os_version": os_version}
     return {"$node_version": c.pick(NODE_VERSIONS)}
 

@@ -85,7 +85,8 @@ def groupidentify_bodies(*, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[dic
 def events(draw: Any, *, token: str = DEFAULT_TOKEN) -> dict[str, Any]:
     """One event in the shape its SDK sends it (the token inside only for posthog-js)."""
     traffic = _traffic(draw, token)
-    return events_of(traffic.batch(1))[0]
+    event: dict[str, Any] = events_of(traffic.batch(1))[0]
+    return event
 
 
 def edge_cases(kind: str = "mixed", *, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[Any]:

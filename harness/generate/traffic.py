@@ -72,7 +72,8 @@ class Traffic:
         """``size`` events of one sender in the body its SDK posts (an array for posthog-js)."""
         who = self.someone()
         events = [model.activity(self.c, who, self.clock, self.token) for _ in range(size)]
-        return model.batch_body(self.c, who, self.clock, events, self.token)
+        body: dict[str, Any] = model.batch_body(self.c, who, self.clock, events, self.token)  # a server SDK's
+        return body
 
     def identify(self) -> dict[str, Any]:
         """``$identify`` as posthog-js or posthog-node sends it: a person logging in from a new device,
@@ -106,7 +107,8 @@ class Traffic:
         """A posthog-python or posthog-node batch body of ``size`` events of one backend user."""
         who = self.someone(library or self.c.pick(("posthog-python", "posthog-node")))
         events = [model.activity(self.c, who, self.clock, self.token) for _ in range(size)]
-        return model.batch_body(self.c, who, self.clock, events, self.token)
+        body: dict[str, Any] = model.batch_body(self.c, who, self.clock, events, self.token)  # a server SDK's
+        return body
 
     def browser_single(self) -> dict[str, Any]:
         """One posthog-js event on its own (what older posthog-js posted as a form ``data=``)."""

@@ -1,5 +1,5 @@
 """The load job: scenarios, the traffic supply, the delivery ledger, arrival plans, HdrHistogram latency,
-the Locust user, the run, its results and its summary.
+the Locust user, the run, its results and its summary, and the report files they share.
 
 Only :mod:`harness.load.user` and :mod:`harness.load.openmodel` import Locust (which monkey-patches the
 standard library with gevent); ``CaptureUser`` is reached through this package lazily so that

@@ -1,7 +1,9 @@
 """Pre-generated, replayable load traffic: requests ready to send, in seeded chunks cached on disk.
 
 Load tests never run the Hypothesis engine or even the traffic model inside a Locust task: a task only
-takes the next ready request (bytes already encoded).  Requests come in chunks of
+takes the next ready request, a :class:`harness.checks.Case` (bytes already encoded, the expected status
+and the event uuids beside them), sends it and checks the answer against that same case.  Requests come
+in chunks of
 :data:`CHUNK_SIZE`; chunk ``n`` of a stream is generated from its own seed, so every chunk is
 reproducible alone, and every event in it has a fresh uuid.  Each Locust process reads its own stream
 (``stream`` = the worker index), so workers never send the same event.
@@ -17,16 +19,15 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
+from harness.checks import Case, case_for
 from harness.generate.choices import SeededChoices
 from harness.generate.traffic import Traffic
 from harness.load import scenarios
-from harness.spec.body import events_of
-from harness.wire import WireRequest, encode, expected_outcome
+from harness.wire import WireRequest, expected_outcome
 
 CHUNK_SIZE = 1000
 """Requests per chunk."""
@@ -36,33 +37,22 @@ FAILED_BODIES_DIR = Path(".capture-harness") / "failed-bodies"
 """Where load runs write the bodies of failed requests that a curl command reads back (they hold the key)."""
 
 
-@dataclass(frozen=True)
-class ReadyRequest:
-    """One request as it goes on the wire, with its stats name, expected status and event uuids."""
-
-    name: str
-    request: WireRequest
-    expect_status: int
-    uuids: tuple[str, ...]
-
-
 def _chunk_seed(scenario: str, seed: int, stream: int, chunk: int) -> int:
     digest = hashlib.sha256(f"{scenario}:{seed}:{stream}:{chunk}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
 
-def generate_chunk(scenario: str, seed: int, stream: int, chunk: int, api_key: str) -> list[ReadyRequest]:
+def generate_chunk(scenario: str, seed: int, stream: int, chunk: int, api_key: str) -> list[Case]:
     """Chunk ``chunk`` of a request stream, generated from scratch."""
     traffic = Traffic(SeededChoices(_chunk_seed(scenario, seed, stream, chunk)), token=api_key)
-    ready = []
+    cases = []
     for _ in range(CHUNK_SIZE):
         planned = scenarios.plan(traffic, scenario)
-        request = encode(orjson.dumps(planned.body), planned.encoding, planned.path)
-        uuids = tuple(event["uuid"] for event in events_of(planned.body) if event.get("uuid"))
         status = expected_outcome(planned.encoding, planned.path)
         assert status is not None
-        ready.append(ReadyRequest(planned.name, request, status, uuids))
-    return ready
+        cases.append(case_for(planned.name, planned.body, path=planned.path, encoding=planned.encoding,
+                              expect=status))
+    return cases
 
 
 def _cache_path(cache_dir: Path, scenario: str, seed: int, stream: int, chunk: int, api_key: str) -> Path:
@@ -70,28 +60,29 @@ def _cache_path(cache_dir: Path, scenario: str, seed: int, stream: int, chunk: i
     return cache_dir / f"{scenario}-seed{seed}-stream{stream}-chunk{chunk}-key{key}.chunk"
 
 
-def cached(scenario: str, seed: int, stream: int, chunk: int, api_key: str, cache_dir: Path = DEFAULT_CACHE_DIR) -> bool:
+def cached(scenario: str, seed: int, stream: int, chunk: int, api_key: str,
+           cache_dir: Path = DEFAULT_CACHE_DIR) -> bool:
     return _cache_path(cache_dir, scenario, seed, stream, chunk, api_key).is_file()
 
 
 def load_chunk(scenario: str, seed: int, stream: int, chunk: int, api_key: str,
-               cache_dir: Path = DEFAULT_CACHE_DIR) -> list[ReadyRequest]:
+               cache_dir: Path = DEFAULT_CACHE_DIR) -> list[Case]:
     """A chunk from the cache, generating (and caching) it when it is not there yet."""
     path = _cache_path(cache_dir, scenario, seed, stream, chunk, api_key)
     try:
         return _decode(path.read_bytes())
     except (OSError, ValueError, KeyError):
         pass
-    ready = generate_chunk(scenario, seed, stream, chunk, api_key)
+    cases = generate_chunk(scenario, seed, stream, chunk, api_key)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_bytes(_encode(ready))
+    partial.write_bytes(_encode(cases))
     partial.replace(path)  # atomic: a concurrent reader sees the whole chunk or none
-    return ready
+    return cases
 
 
 def stream_requests(scenario: str, seed: int, stream: int, api_key: str, cache_dir: Path = DEFAULT_CACHE_DIR,
-                    on_generate: Callable[[int], None] | None = None) -> Iterator[ReadyRequest]:
+                    on_generate: Callable[[int], None] | None = None) -> Iterator[Case]:
     """An endless stream of ready requests, chunk after chunk; ``on_generate(chunk)`` is called before a
     chunk that was not pre-generated has to be made on the spot."""
     chunk = 0
@@ -102,21 +93,22 @@ def stream_requests(scenario: str, seed: int, stream: int, api_key: str, cache_d
         chunk += 1
 
 
-def _encode(ready: list[ReadyRequest]) -> bytes:
-    """One JSON line of metadata, then the bodies back to back: loading is one parse and some slicing."""
-    meta = [{"name": r.name, "method": r.request.method, "target": r.request.target, "headers": r.request.headers,
-             "expect": r.expect_status, "uuids": r.uuids, "size": len(r.request.body)} for r in ready]
-    return orjson.dumps(meta) + b"\n" + b"".join(r.request.body for r in ready)
+def _encode(cases: list[Case]) -> bytes:
+    """One JSON line of metadata, then the bodies back to back: loading is one parse and some slicing.  (A
+    corpus case breaks no rule, so ``rule`` is not stored.)"""
+    meta = [{"name": c.name, "method": c.request.method, "target": c.request.target, "headers": c.request.headers,
+             "expect": c.expect_status, "uuids": c.uuids, "size": len(c.request.body)} for c in cases]
+    return orjson.dumps(meta) + b"\n" + b"".join(c.request.body for c in cases)
 
 
-def _decode(data: bytes) -> list[ReadyRequest]:
+def _decode(data: bytes) -> list[Case]:
     head, _, bodies = data.partition(b"\n")
-    ready, offset = [], 0
+    cases, offset = [], 0
     for item in orjson.loads(head):
         end = offset + item["size"]
         request = WireRequest(item["method"], item["target"], item["headers"], bodies[offset:end])
-        ready.append(ReadyRequest(item["name"], request, item["expect"], tuple(item["uuids"])))
+        cases.append(Case(item["name"], request, item["expect"], uuids=tuple(item["uuids"])))
         offset = end
     if offset != len(bodies):
         raise ValueError("truncated chunk")
-    return ready
+    return cases

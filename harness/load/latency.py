@@ -8,23 +8,21 @@ Each request is recorded twice, in microseconds (1 µs .. 1 hour, 3 significant 
 
 Planned sends that were missed (more than :data:`harness.load.arrivals.MAX_LAG_S` late, never sent) are
 recorded in the corrected histogram of the row :data:`MISSED` at their lag when they were given up, a lower
-bound of the latency they would have had; the total row (:data:`TOTAL`) is the sum of every row, so its
-corrected percentiles include them.
+bound of the latency they would have had; the total row (:data:`harness.load.files.TOTAL`) is the sum of
+every row, so its corrected percentiles include them.
 
 Each Locust process records into a :class:`Recorder`; :meth:`Recorder.take` encodes the interval's
 histograms (HdrHistogram's compressed base64 format) and starts a new interval.  A :class:`Collector`
 (at the Locust master, or in the only process) decodes and adds them, losslessly, and writes every interval
 to an HdrHistogram log.  At the end :func:`write_report` writes ``latency.json`` (percentiles, plan counts,
-the merged histograms encoded) and a percentile plot ``latency.svg``; ``capture-harness load`` reads them
-back with :func:`read_report`.  No locust import here.
+the merged histograms encoded) and a percentile plot ``latency.svg`` (:mod:`harness.load.plot`);
+``capture-harness load`` reads them back with :func:`read_report`.  No locust import here.
 """
 
 from __future__ import annotations
 
 import datetime
-import html
 import json
-import math
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,18 +31,15 @@ from typing import IO, Any
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
+from harness.load import plot
+from harness.load.files import HDR_PERCENTILES, LATENCY_HLOG, LATENCY_PLOT, LATENCY_REPORT, TOTAL
+
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_DIGITS = 3
 KINDS = ("corrected", "uncorrected")
-TOTAL = "Aggregated"
-"""The total row's name (Locust's own name for it)."""
 MISSED = "(missed sends)"
 """The row of planned sends that were never sent: corrected only, at their lag when given up."""
-PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
-HLOG = "latency.hlog"
-REPORT = "latency.json"
-PLOT = "latency.svg"
 
 
 def new_histogram() -> HdrHistogram:
@@ -57,7 +52,8 @@ def record_seconds(histogram: HdrHistogram, seconds: float) -> None:
 
 
 def encode(histogram: HdrHistogram) -> str:
-    return histogram.encode().decode("ascii")
+    blob: bytes = histogram.encode()
+    return blob.decode("ascii")
 
 
 def decode(blob: str) -> HdrHistogram:
@@ -171,7 +167,7 @@ class Collector:
         self._log.log.flush()
 
     def totals(self) -> dict[str, dict[str, HdrHistogram]]:
-        """Every row, plus :data:`TOTAL`, the sum of all rows."""
+        """Every row, plus the total row (:data:`harness.load.files.TOTAL`), the sum of all rows."""
         rows = {name: dict(row) for name, row in sorted(self.rows.items())}
         total: dict[str, HdrHistogram] = {}
         for row in rows.values():
@@ -197,8 +193,8 @@ def figures(histogram: HdrHistogram | None) -> dict[str, float] | None:
     """p50, p90, p95, p99, p99.9 and max in milliseconds (None for an empty histogram)."""
     if histogram is None or histogram.get_total_count() == 0:
         return None
-    values = histogram.get_percentile_to_value_dict(list(PERCENTILES.values()))
-    result = {key: values[p] / 1000 for key, p in PERCENTILES.items()}
+    values = histogram.get_percentile_to_value_dict(list(HDR_PERCENTILES.values()))
+    result = {key: values[p] / 1000 for key, p in HDR_PERCENTILES.items()}
     result["max"] = histogram.get_max_value() / 1000
     return result
 
@@ -231,15 +227,15 @@ def write_report(report_dir: Path, collector: Collector, plan: Mapping[str, Any]
     rows = collector.totals()
     report = {"plan": dict(plan), "latency_ms": summarize(rows),
               "histograms_us": {name: {kind: encode(h) for kind, h in row.items()} for name, row in rows.items()},
-              "files": {"hlog": str(report_dir / HLOG), "plot": str(report_dir / PLOT)}}
+              "files": {"hlog": str(report_dir / LATENCY_HLOG), "plot": str(report_dir / LATENCY_PLOT)}}
     report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / REPORT).write_text(json.dumps(report, indent=2) + "\n")
-    (report_dir / PLOT).write_text(plot_svg(rows.get(TOTAL, {}), title=_plot_title(plan)))
+    (report_dir / LATENCY_REPORT).write_text(json.dumps(report, indent=2) + "\n")
+    (report_dir / LATENCY_PLOT).write_text(plot.plot_svg(rows.get(TOTAL, {}), title=plot.plan_title(plan)))
     return report
 
 
 def read_report(report_dir: Path) -> dict[str, Any] | None:
-    path = report_dir / REPORT
+    path = report_dir / LATENCY_REPORT
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -262,95 +258,17 @@ def render(report: Mapping[str, Any]) -> list[str]:
                 f"{plan['missed']:,} missed, {plan['unsent']:,} still due at the stop")
     lines = [headline,
              "latency (ms): corrected = from the intended send time; uncorrected = service time",
-             f"{'name':<26}{'':<7}{'count':>9}" + "".join(f"{k:>9}" for k in (*PERCENTILES, "max"))]
+             f"{'name':<26}{'':<7}{'count':>9}" + "".join(f"{k:>9}" for k in (*HDR_PERCENTILES, "max"))]
     for name, row in report["latency_ms"].items():
         for kind, label in (("corrected", "corr"), ("uncorrected", "uncorr")):
             values = row[kind]
             if values is None:
                 continue
             count = row["requests"] + row["missed"] if kind == "corrected" else row["requests"]
-            keys = (*PERCENTILES, "max")
+            keys = (*HDR_PERCENTILES, "max")
             lines.append(f"{name if kind == 'corrected' or row['corrected'] is None else '':<26}{label:<7}"
                          f"{count:>9,}" + "".join(f"{values[k]:>9.4g}" for k in keys))
     warning = missed_warning(plan)
     if warning:
         lines.append(f"WARNING: {warning}")
     return lines
-
-
-# --- the percentile plot ------------------------------------------------------------------------------------
-
-
-def _plot_title(plan: Mapping[str, Any]) -> str:
-    return (f"latency by percentile, {plan.get('arrival_rate', 0):,.6g} req/s planned, "
-            f"{plan.get('achieved_rps', 0):,.1f} achieved, {plan.get('missed', 0):,} missed")
-
-
-def percentile_curve(histogram: HdrHistogram) -> list[tuple[float, float]]:
-    """(percentile, milliseconds) points from the histogram's percentile iterator (5 ticks per half distance)."""
-    points = []
-    for item in histogram.get_percentile_iterator(5):
-        points.append((item.percentile_level_iterated_to, item.value_iterated_to / 1000))
-    return points
-
-
-def plot_svg(row: Mapping[str, HdrHistogram], title: str = "latency by percentile") -> str:
-    """An SVG percentile distribution plot (x: percentile on the 1/(1-p) log scale, y: milliseconds) of the
-    corrected and uncorrected histograms, in the style of HdrHistogram's plotter."""
-    width, height, left, right, top, bottom = 760, 420, 70, 20, 40, 50
-    series = [(kind, colour, percentile_curve(row[kind])) for kind, colour in
-              (("corrected", "#d62728"), ("uncorrected", "#1f77b4")) if kind in row and row[kind].get_total_count()]
-    max_nines = 5
-    max_ms = max((ms for _, _, points in series for _, ms in points), default=1.0) or 1.0
-    y_top = _nice_ceiling(max_ms * 1.05)
-
-    def x(percentile: float) -> float:
-        nines = min(max_nines, math.log10(100 / max(100 - percentile, 100 / 10 ** max_nines)))
-        return left + (width - left - right) * nines / max_nines
-
-    def y(ms: float) -> float:
-        return top + (height - top - bottom) * (1 - ms / y_top)
-
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            'font-family="sans-serif" font-size="12">'),
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="14">{html.escape(title)}</text>']
-    for nines, label in enumerate(("0%", "90%", "99%", "99.9%", "99.99%", "99.999%")):
-        px = left + (width - left - right) * nines / max_nines
-        out.append(f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{height - bottom}" stroke="#ddd"/>')
-        out.append(f'<text x="{px:.1f}" y="{height - bottom + 16}" text-anchor="middle">{label}</text>')
-    for i in range(6):
-        ms = y_top * i / 5
-        py = y(ms)
-        out.append(f'<line x1="{left}" y1="{py:.1f}" x2="{width - right}" y2="{py:.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end">{ms:.4g}</text>')
-    out.append(f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">percentile</text>')
-    out.append(f'<text x="16" y="{(top + height - bottom) / 2}" text-anchor="middle" '
-               f'transform="rotate(-90 16 {(top + height - bottom) / 2})">latency (ms)</text>')
-    for i, (kind, colour, points) in enumerate(series):
-        path = " ".join(f"{x(p):.1f},{y(ms):.1f}" for p, ms in points)
-        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
-        label = "corrected (from intended send)" if kind == "corrected" else "uncorrected (service time)"
-        out.append(f'<line x1="{left + 10}" y1="{top + 12 + 16 * i}" x2="{left + 34}" y2="{top + 12 + 16 * i}" '
-                   f'stroke="{colour}" stroke-width="2"/>')
-        out.append(f'<text x="{left + 40}" y="{top + 16 + 16 * i}">{label}</text>')
-    out.append("</svg>\n")
-    return "\n".join(out)
-
-
-def _nice_ceiling(value: float) -> float:
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
-
-
-def corrected_stats(stats: list[dict[str, Any]], report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Locust's stats rows with the total's p95 and p99 replaced by the corrected figures of ``report``
-    (unchanged without one), for the thresholds of an open-model run."""
-    corrected = report["latency_ms"].get(TOTAL, {}).get("corrected") if report else None
-    if not corrected:
-        return stats
-    return [{**row, "p95": corrected["p95"], "p99": corrected["p99"], "corrected": True}
-            if row["name"] == TOTAL else row for row in stats]

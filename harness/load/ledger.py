@@ -23,7 +23,8 @@ from typing import IO, Any
 
 import orjson
 
-LEDGER_GLOB = "ledger-*.jsonl"
+from harness.load.files import LEDGER_GLOB, of_process
+
 LOST_SHOWN = 20
 """Lost uuids named in a report (the full list is in the ledger files)."""
 
@@ -33,7 +34,7 @@ class LedgerWriter:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"ledger-{os.getpid()}.jsonl"
+        self.path = directory / of_process(LEDGER_GLOB, os.getpid())
         self._file: IO[bytes] = self.path.open("ab")
         self._pending: list[tuple[int, tuple[str, ...]]] = []
 

@@ -1,15 +1,16 @@
 """Locust glue for the open model (``--capture-arrival-rate``): a plan per process, HdrHistograms merged at
-the master.  Part of the Locust glue with :mod:`harness.load.user`, which imports it; nothing else should (it
-imports locust, which monkey-patches the standard library with gevent).
+the master.  With :mod:`harness.load.user`, which imports it, one of the only two modules that import
+locust and gevent (Locust monkey-patches the standard library with gevent when imported).
 
 - **Plan**: the total rate R is split evenly over the Locust processes that run users.  The master tells
   each worker how many workers there are (message ``capture_plan``, sent before the users are spawned);
   a worker's share is R/N, a standalone process's is R.  Each process's :class:`harness.load.arrivals.Schedule`
   starts when all its users are spawned (``spawning_complete``) and ramps linearly over ``--capture-ramp``.
-- **Users** take the next slot when they become free (:func:`wait_time`, so a user sleeping until its
-  slot is stopped at once when the test ends), sleep until it is due and never send early (:func:`due`).
-  A slot more than :data:`harness.load.arrivals.MAX_LAG_S` behind is missed: counted, recorded at its lag, and
-  warned about.
+- **Users** wait for the plan to start (:func:`wait_for_plan`), take the next slot when they become free
+  (:func:`wait_time`, so a user sleeping until its slot is stopped at once when the test ends), sleep until
+  it is due and never send early (:func:`due`).  The slot travels from one to the other on the user
+  (:class:`PlannedUser`).  A slot more than :data:`harness.load.arrivals.MAX_LAG_S` behind is missed:
+  counted, recorded at its lag, and warned about.
 - **Histograms** (:mod:`harness.load.latency`) travel with Locust's own worker reports (``report_to_master``
   every 3 s and once more after the users stop): the same channel and timing as Locust's own stats, so the
   merged counts agree with Locust's, and it works across machines, not only with ``--processes``.  The
@@ -23,22 +24,23 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import gevent
 from gevent.event import Event
 from locust import events
+from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
-from locust.user.task import LOCUST_STATE_STOPPING
 
-from harness.load import latency
+from harness.load import files, latency
 from harness.load.arrivals import MAX_LAG_S, ArrivalPlan, Schedule
+from harness.load.hooks import listener
 
 logger = logging.getLogger("capture-harness")
 
 
-@events.init_command_line_parser.add_listener
+@listener(events.init_command_line_parser)
 def _add_options(parser: Any) -> None:
     group = parser.add_argument_group("capture-harness open model")
     group.add_argument("--capture-arrival-rate", type=float, default=0.0, metavar="R",
@@ -49,58 +51,70 @@ def _add_options(parser: Any) -> None:
                        help="open model: ramp the rate linearly from 0 to R over this many seconds")
 
 
+class PlannedUser(Protocol):
+    """A user in the open model: it keeps the slot it claimed in :func:`wait_time` for its next task."""
+
+    planned_slot: float | None
+
+
 @dataclass
-class _Process:
-    environment: Any = None
+class _OpenModelRun:
+    """This process's part of the open model: its share of the plan, the schedule that hands out its slots,
+    the histograms its users record and, at the master or in the only process, their collector and log."""
+
+    environment: Environment | None = None
     rate: float = 0.0
     ramp_s: float = 0.0
     workers: int | None = None
+    """How many workers share the plan, as the master said (None: no word from it yet)."""
     schedule: Schedule | None = None
     started: Event = field(default_factory=Event)
+    """Set when this process's users are all spawned and its schedule runs."""
+    stopping: Event = field(default_factory=Event)
+    """Set when the test stops, so that no user waits any longer for a plan to start."""
     recorder: latency.Recorder = field(default_factory=latency.Recorder)
     collector: latency.Collector | None = None
     hlog: IO[str] | None = None
     plans: dict[str, dict[str, float]] = field(default_factory=dict)
+    """The latest plan counts of every process, by Locust client id."""
     flusher: Any = None
+    """The greenlet that takes this process's own interval every report interval (standalone only)."""
     warned: bool = False
 
 
-_process = _Process()
+_run = _OpenModelRun()
 
 
 def is_open() -> bool:
-    return _process.rate > 0
+    return _run.rate > 0
 
 
 # --- the user's side -------------------------------------------------------------------------------------
 
 
-def on_start(user: Any) -> None:
-    """Wait until this process's plan starts (all its users spawned)."""
-    if not is_open():
-        return
-    while not _process.started.is_set() and user._state != LOCUST_STATE_STOPPING:
-        _process.started.wait(0.1)
+def wait_for_plan() -> None:
+    """Wait until this process's plan starts (all its users spawned), or the test stops."""
+    if is_open():
+        gevent.wait([_run.started, _run.stopping], count=1)
 
 
-def wait_time(user: Any) -> float:
+def wait_time(user: PlannedUser) -> float:
     """Locust ``wait_time``: in the open model, take the next slot and sleep until it is due."""
-    schedule = _process.schedule
+    schedule = _run.schedule
     if schedule is None or schedule.stopped is not None:
         return 0.0
-    user._capture_due = _claim(schedule)
-    return max(0.0, user._capture_due - time.perf_counter())
+    slot = user.planned_slot = _claim(schedule)
+    return max(0.0, slot - time.perf_counter())
 
 
-def due(user: Any) -> float | None:
+def due(user: PlannedUser) -> float | None:
     """At the start of a task: the slot's due time (``time.perf_counter()`` clock), after sleeping until it,
     or None in the closed model."""
-    schedule = _process.schedule
+    schedule = _run.schedule
     if schedule is None:
         return None
-    slot = getattr(user, "_capture_due", None)
-    user._capture_due = None
-    if slot is None:  # the user's first task
+    slot, user.planned_slot = user.planned_slot, None
+    if slot is None:  # no wait before the user's first task
         slot = _claim(schedule)
     while (left := slot - time.perf_counter()) > 0:  # gevent timers may wake a little early
         gevent.sleep(left)
@@ -117,15 +131,15 @@ def record(name: str, slot: float | None, sent: float) -> None:
     if slot is None:
         return
     done = time.perf_counter()
-    _process.recorder.record(name, done - slot, done - sent)
+    _run.recorder.record(name, done - slot, done - sent)
 
 
 def _claim(schedule: Schedule) -> float:
     claim = schedule.claim(time.perf_counter())
     if claim.missed_lags:
-        _process.recorder.record_missed(claim.missed_lags)
-        if not _process.warned:
-            _process.warned = True
+        _run.recorder.record_missed(claim.missed_lags)
+        if not _run.warned:
+            _run.warned = True
             logger.warning("capture-harness: every user was busy and the plan is more than %g s behind: missing "
                            "sends (counted and reported); the load generator, not the endpoint, limits the rate "
                            "now; raise -u or the number of processes", MAX_LAG_S)
@@ -135,88 +149,92 @@ def _claim(schedule: Schedule) -> float:
 # --- the process's side ------------------------------------------------------------------------------------
 
 
-@events.init.add_listener
-def _on_init(environment: Any, **kwargs: Any) -> None:
-    _process.environment = environment
+@listener(events.init)
+def _on_init(environment: Environment, **kwargs: Any) -> None:
+    _run.environment = environment
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message("capture_plan", _on_plan)
 
 
-def _on_plan(environment: Any, msg: Any, **kwargs: Any) -> None:
-    _process.workers = int(msg.data["workers"])
+def _on_plan(environment: Environment, msg: Any, **kwargs: Any) -> None:
+    _run.workers = int(msg.data["workers"])
 
 
-@events.test_start.add_listener
-def _on_test_start(environment: Any, **kwargs: Any) -> None:
+@listener(events.test_start)
+def _on_test_start(environment: Environment, **kwargs: Any) -> None:
     options = environment.parsed_options
-    _process.rate = float(getattr(options, "capture_arrival_rate", 0.0) or 0.0)
-    _process.ramp_s = float(getattr(options, "capture_ramp", 0.0) or 0.0)
-    _process.schedule = None
-    _process.started.clear()
-    _process.recorder = latency.Recorder()
-    _process.plans = {}
-    _process.warned = False
+    _run.rate = float(getattr(options, "capture_arrival_rate", 0.0) or 0.0)
+    _run.ramp_s = float(getattr(options, "capture_ramp", 0.0) or 0.0)
+    _run.schedule = None
+    _run.started.clear()
+    _run.stopping.clear()
+    _run.recorder = latency.Recorder()
+    _run.plans = {}
+    _run.warned = False
     if not is_open():
         return
-    ArrivalPlan(_process.rate, _process.ramp_s)  # fails early on nonsense
+    ArrivalPlan(_run.rate, _run.ramp_s)  # fails early on nonsense
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         runner.send_message("capture_plan", {"workers": runner.worker_count})
     if not isinstance(runner, WorkerRunner):
+        assert options is not None  # the rate came from them
         report_dir = Path(options.capture_report_dir)
         report_dir.mkdir(parents=True, exist_ok=True)
-        if _process.hlog is not None:
-            _process.hlog.close()
-        _process.hlog = (report_dir / latency.HLOG).open("w")
-        _process.collector = latency.Collector(_process.hlog)
+        if _run.hlog is not None:
+            _run.hlog.close()
+        _run.hlog = (report_dir / files.LATENCY_HLOG).open("w")
+        _run.collector = latency.Collector(_run.hlog)
     if not isinstance(runner, (MasterRunner, WorkerRunner)):
-        _process.flusher = gevent.spawn(_flush_every_interval)
+        _run.flusher = gevent.spawn(_flush_every_interval)
 
 
-@events.spawning_complete.add_listener
+@listener(events.spawning_complete)
 def _on_spawning_complete(user_count: int, **kwargs: Any) -> None:
-    environment = _process.environment
-    if not is_open() or _process.schedule is not None or isinstance(environment.runner, MasterRunner):
+    environment = _run.environment
+    if environment is None or not is_open() or _run.schedule is not None \
+            or isinstance(environment.runner, MasterRunner):
         return
     workers = 1
     if isinstance(environment.runner, WorkerRunner):
-        workers = _process.workers or max(1, int(getattr(environment.parsed_options, "expect_workers", 1) or 1))
-        if _process.workers is None:
+        workers = _run.workers or max(1, int(getattr(environment.parsed_options, "expect_workers", 1) or 1))
+        if _run.workers is None:
             logger.warning("capture-harness: no plan from the master; assuming %d worker(s)", workers)
-    _process.schedule = Schedule(ArrivalPlan(_process.rate / workers, _process.ramp_s), time.perf_counter())
-    _process.started.set()
+    _run.schedule = Schedule(ArrivalPlan(_run.rate / workers, _run.ramp_s), time.perf_counter())
+    _run.started.set()
 
 
-@events.test_stopping.add_listener
-def _on_test_stopping(environment: Any, **kwargs: Any) -> None:
-    if _process.schedule is not None:
-        _process.schedule.stop(time.perf_counter())
+@listener(events.test_stopping)
+def _on_test_stopping(environment: Environment, **kwargs: Any) -> None:
+    _run.stopping.set()
+    if _run.schedule is not None:
+        _run.schedule.stop(time.perf_counter())
 
 
-@events.report_to_master.add_listener
+@listener(events.report_to_master)
 def _on_report_to_master(client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
     if is_open():
         data["capture_open"] = _report()
 
 
-@events.worker_report.add_listener
+@listener(events.worker_report)
 def _on_worker_report(client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
     report = data.get("capture_open")
-    if report and _process.collector is not None:
+    if report and _run.collector is not None:
         _take(client_id, report)
 
 
 def _report() -> dict[str, Any]:
-    schedule = _process.schedule
-    return {"interval": _process.recorder.take(),
+    schedule = _run.schedule
+    return {"interval": _run.recorder.take(),
             "plan": schedule.counts(time.perf_counter()) if schedule is not None else None}
 
 
 def _take(process: str, report: dict[str, Any]) -> None:
-    assert _process.collector is not None
-    _process.collector.add(report["interval"])
+    assert _run.collector is not None
+    _run.collector.add(report["interval"])
     if report.get("plan") is not None:
-        _process.plans[process] = report["plan"]
+        _run.plans[process] = report["plan"]
 
 
 def _flush_every_interval() -> None:
@@ -225,19 +243,19 @@ def _flush_every_interval() -> None:
         _take("local", _report())
 
 
-@events.quit.add_listener
+@listener(events.quit)
 def _on_quit(exit_code: int, **kwargs: Any) -> None:
-    environment = _process.environment
-    if not is_open() or _process.collector is None or environment is None:
+    environment = _run.environment
+    if not is_open() or _run.collector is None or environment is None or environment.parsed_options is None:
         return
-    if _process.flusher is not None:
-        _process.flusher.kill(block=False)
-        _process.flusher = None
+    if _run.flusher is not None:
+        _run.flusher.kill(block=False)
+        _run.flusher = None
         _take("local", _report())
-    plan = latency.plan_totals(_process.plans.values(), _process.rate, _process.ramp_s, MAX_LAG_S)
-    report = latency.write_report(Path(environment.parsed_options.capture_report_dir), _process.collector, plan)
-    _process.collector.close()
-    _process.collector = None
-    _process.hlog = None
+    plan = latency.plan_totals(_run.plans.values(), _run.rate, _run.ramp_s, MAX_LAG_S)
+    report = latency.write_report(Path(environment.parsed_options.capture_report_dir), _run.collector, plan)
+    _run.collector.close()
+    _run.collector = None
+    _run.hlog = None
     for line in latency.render(report):
         logger.info("%s", line)

@@ -26,7 +26,10 @@ SCENARIOS: tuple[str, ...] = ("capture", "batch", "browser", "identify_alias", "
 
 @dataclass(frozen=True)
 class Planned:
-    """One request to make: a body, where it goes and how it is encoded; ``name`` groups its stats."""
+    """One request to make: a body, where it goes and how it is encoded; ``name`` groups its stats.
+
+    Exactly the input of :func:`harness.checks.case_for`, which the corpus calls with the status
+    :func:`harness.wire.expected_outcome` gives the encoding and path."""
 
     name: str
     path: str
@@ -37,37 +40,39 @@ class Planned:
 Step = Callable[[Traffic], Planned]
 
 
-def _single(t: Traffic) -> Planned:
-    encoding = t.c.pick(("json", "gzip-header"))
-    return Planned(f"capture {encoding}", "/i/v0/e/", encoding, t.capture())
+def _single(traffic: Traffic) -> Planned:
+    encoding = traffic.c.pick(("json", "gzip-header"))
+    return Planned(f"capture {encoding}", "/i/v0/e/", encoding, traffic.capture())
 
 
-def _python_batch(t: Traffic) -> Planned:
-    return Planned("batch posthog-python", "/batch/", "json", t.server_batch(t.c.integer(1, 100), "posthog-python"))
+def _python_batch(traffic: Traffic) -> Planned:
+    body = traffic.server_batch(traffic.c.integer(1, 100), "posthog-python")
+    return Planned("batch posthog-python", "/batch/", "json", body)
 
 
-def _node_batch(t: Traffic) -> Planned:
-    return Planned("batch posthog-node", "/batch/", "gzip-header", t.server_batch(t.c.integer(1, 20), "posthog-node"))
+def _node_batch(traffic: Traffic) -> Planned:
+    body = traffic.server_batch(traffic.c.integer(1, 20), "posthog-node")
+    return Planned("batch posthog-node", "/batch/", "gzip-header", body)
 
 
-def _browser_flush(t: Traffic) -> Planned:
-    return Planned("browser gzip-js", "/e/", "gzip-query", t.browser_flush())
+def _browser_flush(traffic: Traffic) -> Planned:
+    return Planned("browser gzip-js", "/e/", "gzip-query", traffic.browser_flush())
 
 
-def _browser_form(t: Traffic) -> Planned:
-    return Planned("browser form", "/e/", "form", t.browser_single())
+def _browser_form(traffic: Traffic) -> Planned:
+    return Planned("browser form", "/e/", "form", traffic.browser_single())
 
 
-def _identify(t: Traffic) -> Planned:
-    return Planned("identify json", "/i/v0/e/", "json", t.identify())
+def _identify(traffic: Traffic) -> Planned:
+    return Planned("identify json", "/i/v0/e/", "json", traffic.identify())
 
 
-def _alias(t: Traffic) -> Planned:
-    return Planned("alias json", "/i/v0/e/", "json", t.alias())
+def _alias(traffic: Traffic) -> Planned:
+    return Planned("alias json", "/i/v0/e/", "json", traffic.alias())
 
 
-def _groupidentify(t: Traffic) -> Planned:
-    return Planned("groupidentify json", "/i/v0/e/", "json", t.groupidentify())
+def _groupidentify(traffic: Traffic) -> Planned:
+    return Planned("groupidentify json", "/i/v0/e/", "json", traffic.groupidentify())
 
 
 WEIGHTS: dict[str, tuple[tuple[Step, int], ...]] = {

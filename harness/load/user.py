@@ -1,22 +1,24 @@
-"""Locust glue: the base user the locustfiles subclass.  The only harness module that imports locust
-(which monkey-patches the standard library with gevent when imported).
+"""Locust glue: the base user the locustfiles subclass.  With :mod:`harness.load.openmodel`, one of the only
+two harness modules that import locust (which monkey-patches the standard library with gevent when
+imported); ``from harness.load import CaptureUser`` reaches this one lazily.
 
-Each request is taken ready-made from the seeded corpus (:mod:`harness.load.corpus`), sent with
-``FastHttpUser``, named in Locust's stats by scenario step (``batch posthog-node``, ``browser gzip-js``,
-...), checked with the contract suite's checks (:mod:`harness.checks`), and recorded in this process's
-delivery ledger (:mod:`harness.load.ledger`).  A failure's stable title goes to Locust (which groups errors by
-exact text); its detail and a curl command go to ``failures-<pid>.jsonl`` in the report directory, with
-the API key masked.  A body too long or not printable for the curl command goes to a file under
+Each request is taken ready-made from the seeded corpus (:mod:`harness.load.corpus`): a
+:class:`harness.checks.Case`, sent with ``FastHttpUser``, named in Locust's stats by scenario step
+(``batch posthog-node``, ``browser gzip-js``, ...), its answer checked against that same case with the
+contract suite's checks (:mod:`harness.checks`), and recorded in this process's delivery ledger
+(:mod:`harness.load.ledger`).  A failure's stable title goes to Locust (which groups errors by exact
+text); its detail and a curl command go to ``failures-<pid>.jsonl`` in the report directory, with the API
+key masked.  A body too long or not printable for the curl command goes to a file under
 ``--capture-bodies-dir`` (``.capture-harness/failed-bodies/``), not into the report directory: bodies hold
 the API key in full, and the report directory is meant to be shared.
 
 When the run ends, the process that owns the run's stats (the master, or the only process) writes them to
-``locust-final.json`` in the report directory (:data:`FINAL_STATS`): Locust's ``--csv`` files are
-snapshots taken every second, so they miss the run's last moments.
+``locust-final.json`` in the report directory (:data:`harness.load.files.FINAL_STATS`): Locust's ``--csv``
+files are snapshots taken every second, so they miss the run's last moments.
 
 Options (``locust ... --capture-seed 7``): ``--capture-seed``, ``--capture-api-key``,
-``--capture-report-dir``, ``--capture-corpus-dir``, ``--capture-bodies-dir``; the open model's ``--capture-arrival-rate`` and
-``--capture-ramp`` (:mod:`harness.load.openmodel`).
+``--capture-report-dir``, ``--capture-corpus-dir``, ``--capture-bodies-dir``; the open model's
+``--capture-arrival-rate`` and ``--capture-ramp`` (:mod:`harness.load.openmodel`).
 """
 
 from __future__ import annotations
@@ -24,24 +26,28 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import StatsEntry
 
-from harness.checks import Case, Failure, Reply, curl, first_failure
-from harness.load import corpus, openmodel
+from harness.checks import Case, Failure, Reply, Title, curl, first_failure
+from harness.load import corpus, files, openmodel
+from harness.load.hooks import listener
 from harness.load.ledger import LedgerWriter
 from harness.safety import mask_token
 from harness.spec.body import DEFAULT_TOKEN
 
+logger = logging.getLogger("capture-harness")
 
-@events.init_command_line_parser.add_listener
+
+@listener(events.init_command_line_parser)
 def _add_options(parser: Any) -> None:
     group = parser.add_argument_group("capture-harness")
     group.add_argument("--capture-seed", type=int, default=None, env_var="CAPTURE_HARNESS_SEED",
@@ -56,56 +62,67 @@ def _add_options(parser: Any) -> None:
                        env_var="CAPTURE_HARNESS_BODIES_DIR", help="where bodies of failed requests are written")
 
 
-FINAL_STATS = "locust-final.json"
-"""The run's final stats, per request name and aggregated, and its errors (read by ``capture-harness load``)."""
-
-PERCENTILES = (0.5, 0.95, 0.99)
-
-_environment: list[Environment] = []
+# --- the final stats ------------------------------------------------------------------------------------
 
 
-@events.init.add_listener
-def _remember(environment: Environment, **kwargs: Any) -> None:
-    _environment[:] = [environment]
+class _FinalStats:
+    """Writes the run's final stats when Locust quits, from the process that owns them.
+
+    ``quit`` fires after the runner has stopped (and, on a master, after the workers' last reports), but
+    passes no environment: the one ``init`` gave is kept here until then."""
+
+    def __init__(self) -> None:
+        self.environment: Environment | None = None
+
+    def remember(self, environment: Environment, **kwargs: Any) -> None:
+        self.environment = environment
+
+    def write(self, **kwargs: Any) -> None:
+        environment = self.environment
+        runner = environment.runner if environment is not None else None
+        if environment is None or runner is None or isinstance(runner, WorkerRunner) \
+                or environment.parsed_options is None:
+            return
+        stats = runner.stats
+        entries = sorted(stats.entries.values(), key=lambda entry: (entry.name, entry.method or ""))
+        # Locust leaves StatsError.to_dict unannotated
+        errors = [error.to_dict() for error in stats.errors.values()]  # type: ignore[no-untyped-call]
+        final = {
+            "entries": [_entry(entry, entry.name) for entry in entries if entry.num_requests or entry.num_failures],
+            "aggregated": _entry(stats.total, files.TOTAL),
+            "errors": errors,
+        }
+        report_dir = Path(environment.parsed_options.capture_report_dir)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / files.FINAL_STATS).write_bytes(orjson.dumps(final, option=orjson.OPT_INDENT_2))
 
 
-@events.quit.add_listener
-def _write_final_stats(**kwargs: Any) -> None:
-    """Fired after the runner has stopped (and, on a master, after the workers' last reports)."""
-    if not _environment:
-        return
-    environment = _environment[0]
-    runner = environment.runner
-    if runner is None or isinstance(runner, WorkerRunner) or environment.parsed_options is None:
-        return
-    stats = runner.stats
-    entries = sorted(stats.entries.values(), key=lambda entry: (entry.name, entry.method or ""))
-    final = {
-        "entries": [_entry(entry, entry.name) for entry in entries if entry.num_requests or entry.num_failures],
-        "aggregated": _entry(stats.total, "Aggregated"),
-        "errors": [error.to_dict() for error in stats.errors.values()],
-    }
-    report_dir = Path(environment.parsed_options.capture_report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / FINAL_STATS).write_bytes(orjson.dumps(final, option=orjson.OPT_INDENT_2))
-
-
-def _entry(entry: Any, name: str) -> dict[str, Any]:
+def _entry(entry: StatsEntry, name: str) -> dict[str, Any]:
     answered = entry.num_requests - entry.num_none_requests
     return {
         "name": name, "method": entry.method, "requests": entry.num_requests, "failures": entry.num_failures,
         "rps": entry.total_rps,
-        **{f"p{round(p * 100)}": (float(entry.get_response_time_percentile(p)) if answered else None)
-           for p in PERCENTILES},
+        **{key: (float(entry.get_response_time_percentile(p)) if answered else None)
+           for key, p in files.STATS_PERCENTILES.items()},
         "max": float(entry.max_response_time) if answered else None,
     }
 
 
+_final_stats = _FinalStats()
+listener(events.init)(_final_stats.remember)
+listener(events.quit)(_final_stats.write)
+
+
+# --- each scenario's traffic in this process --------------------------------------------------------------
+
+
 @dataclass
-class _ProcessState:
-    requests: Iterator[corpus.ReadyRequest]
+class _ScenarioTraffic:
+    """One scenario's traffic in this process: the cases its users send, and where their answers go."""
+
+    cases: Iterator[Case]
     ledger: LedgerWriter
-    failures: Any
+    failures: IO[bytes]
     api_key: str
     base_url: str
     bodies_dir: Path
@@ -114,42 +131,47 @@ class _ProcessState:
     checks depend on nothing else, so a repeated answer is recognised instead of checked again."""
 
 
-_states: dict[str, _ProcessState] = {}
+_traffic: dict[str, _ScenarioTraffic] = {}
+"""This process's traffic by scenario, made when its first user starts."""
 
 
-def _state(user: FastHttpUser, scenario: str) -> _ProcessState:
-    """This process's stream of ``scenario`` requests, ledger and failure file, made on first use."""
-    state = _states.get(scenario)
-    if state is None:
+def _traffic_of(user: FastHttpUser, scenario: str) -> _ScenarioTraffic:
+    """This process's stream of ``scenario`` cases, ledger and failure file, made on first use."""
+    traffic = _traffic.get(scenario)
+    if traffic is None:
         options = user.environment.parsed_options
+        assert options is not None  # a user runs under Locust's command line
         runner = user.environment.runner
         stream = runner.worker_index if isinstance(runner, WorkerRunner) else 0
         seed = options.capture_seed if options.capture_seed is not None else int.from_bytes(os.urandom(4), "big")
         report_dir = Path(options.capture_report_dir)
-        state = _ProcessState(
-            requests=corpus.stream_requests(scenario, seed, stream, options.capture_api_key,
-                                            Path(options.capture_corpus_dir), on_generate=_generating),
+        traffic = _ScenarioTraffic(
+            cases=corpus.stream_requests(scenario, seed, stream, options.capture_api_key,
+                                         Path(options.capture_corpus_dir), on_generate=_generating),
             ledger=LedgerWriter(report_dir),
-            failures=(report_dir / f"failures-{os.getpid()}.jsonl").open("ab"),
+            failures=(report_dir / files.of_process(files.FAILURES_GLOB, os.getpid())).open("ab"),
             api_key=options.capture_api_key, base_url=user.host or "",
             bodies_dir=Path(options.capture_bodies_dir).resolve(),
         )
-        _states[scenario] = state
-    return state
+        _traffic[scenario] = traffic
+    return traffic
 
 
 def _generating(chunk: int) -> None:
-    logging.warning("capture-harness: corpus chunk %d was not pre-generated; generating it now, which stalls this "
-                    "process's users for ~0.1 s (the load generator, not the endpoint, is the bottleneck here)", chunk)
+    logger.warning("capture-harness: corpus chunk %d was not pre-generated; generating it now, which stalls this "
+                   "process's users for ~0.1 s (the load generator, not the endpoint, is the bottleneck here)", chunk)
 
 
-@events.quitting.add_listener
-def _close(environment: Any, **kwargs: Any) -> None:
+@listener(events.quitting)
+def _close(environment: Environment, **kwargs: Any) -> None:
     if isinstance(environment.runner, MasterRunner):
         return
-    for state in _states.values():
-        state.ledger.close()
-        state.failures.close()
+    for traffic in _traffic.values():
+        traffic.ledger.close()
+        traffic.failures.close()
+
+
+# --- the user ---------------------------------------------------------------------------------------------
 
 
 class CaptureUser(FastHttpUser):
@@ -159,52 +181,57 @@ class CaptureUser(FastHttpUser):
     abstract = True
     scenario = "mixed"
     wait_time = openmodel.wait_time
+    planned_slot: float | None = None
+    """The open model's slot this user claimed while waiting, for its next task (:class:`openmodel.PlannedUser`)."""
+    _traffic: _ScenarioTraffic
+    _next_case: Callable[[], Case]
+    _open_model: bool
 
     def on_start(self) -> None:
-        openmodel.on_start(self)
+        openmodel.wait_for_plan()
         # looked up once per user: the task below runs thousands of times a second
-        self._capture = _state(self, self.scenario)
-        self._next_request = self._capture.requests.__next__
+        self._traffic = _traffic_of(self, self.scenario)
+        self._next_case = self._traffic.cases.__next__
         self._open_model = openmodel.is_open()
 
     @task
     def send(self) -> None:
-        state = self._capture
+        traffic = self._traffic
         due = openmodel.due(self) if self._open_model else None
-        ready = self._next_request()
+        case = self._next_case()
         sent = time.perf_counter()
-        request = ready.request
-        with self.client.request(request.method, request.target, name=ready.name, data=request.body,
+        request = case.request
+        with self.client.request(request.method, request.target, name=case.name,
+                                 data=request.body,  # type: ignore[arg-type]  # Locust's annotation omits bytes
                                  headers=request.headers, catch_response=True) as response:
             if due is not None:
-                openmodel.record(ready.name, due, sent)
+                openmodel.record(case.name, due, sent)
             status = response.status_code or 0
-            state.ledger.record(status, ready.uuids)
+            traffic.ledger.record(status, case.uuids)
             if status == 0:
-                response.failure("connection failed")
-                _write_failure(state, ready, Failure("connection failed", str(response.error)))
+                response.failure(str(Title.CONNECTION_FAILED))  # the text: Locust groups errors by their repr
+                _write_failure(traffic, case, Failure(Title.CONNECTION_FAILED, str(response.error)))
                 return
             body = response.content or b""
             content_type = response.headers.get("content-type", "")
-            verdict = (ready.expect_status, status, content_type, body)
-            if verdict in state.passing:  # the same answer to the same expectation passed before
+            verdict = (case.expect_status, status, content_type, body)
+            if verdict in traffic.passing:  # the same answer to the same expectation passed before
                 response.success()
                 return
-            reply = Reply(status, body, {"content-type": content_type})
-            failure = first_failure(Case(ready.name, request, ready.expect_status, uuids=ready.uuids), reply)
+            failure = first_failure(case, Reply(status, body, {"content-type": content_type}))
             if failure is None:
                 response.success()
                 if len(body) <= 256:
-                    state.passing.add(verdict)
+                    traffic.passing.add(verdict)
             else:
                 response.failure(f"{failure.title} ({status})")  # Locust groups errors by status and title
-                _write_failure(state, ready, failure)
+                _write_failure(traffic, case, failure)
 
 
-def _write_failure(state: _ProcessState, ready: corpus.ReadyRequest, failure: Failure) -> None:
-    command = curl(ready.request, state.base_url, state.bodies_dir)
-    record = {"time": time.time(), "name": ready.name, "title": failure.title, "detail": failure.detail,
+def _write_failure(traffic: _ScenarioTraffic, case: Case, failure: Failure) -> None:
+    command = curl(case.request, traffic.base_url, traffic.bodies_dir)
+    record = {"time": time.time(), "name": case.name, "title": failure.title, "detail": failure.detail,
               "curl": command}
-    masked = orjson.dumps(record).replace(state.api_key.encode(), mask_token(state.api_key).encode())
-    state.failures.write(masked + b"\n")
-    state.failures.flush()
+    masked = orjson.dumps(record).replace(traffic.api_key.encode(), mask_token(traffic.api_key).encode())
+    traffic.failures.write(masked + b"\n")
+    traffic.failures.flush()

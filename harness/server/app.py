@@ -7,15 +7,15 @@ capture's is: the Origin and the requested headers are mirrored, credentials all
 
 No framework: a capture request is routed by one dictionary lookup, so the server spends its time on
 the contract, not on plumbing (the single-event budget is 70% of a no-op app's rate on the same stack).
+The request handling is :mod:`harness.server.capture`; the ``/_harness/`` handlers and the counters are
+:mod:`harness.server.inspect`; the group commit is in :mod:`harness.server.store`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,9 +23,9 @@ import orjson
 
 from harness.server import capture
 from harness.server.faults import ERROR_TEXTS, FaultPlan, Faults
-from harness.server.store import FILTERS, Store
-from harness.spec.rules import WIRE_BODY_LIMIT
-from harness.spec.timestamps import parse_date
+from harness.server.inspect import Inspection, Stats
+from harness.server.store import GroupCommit, Store
+from harness.spec.rules import WIRE_BODY_LIMIT, rule
 from harness.wire import V0_PATHS
 
 Scope = dict[str, Any]
@@ -34,6 +34,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 CAPTURE_ROUTES = frozenset(V0_PATHS)
+HEALTH_ROUTES = frozenset({"/", "/_readiness", "/_liveness"})
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 OK_BODY = b'{"status":"Ok"}'
 LEGACY_OK_BODY = b'{"status":1}'
@@ -41,73 +42,22 @@ JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
 BODY_CHUNK_TIMEOUT_S = 30.0
 """A body upload that stalls this long between chunks is answered 408 (capture's ``BodyReadTimeout``)."""
+CLIENT_GONE = 499
+"""nginx's "client closed request": counted in the stats for a client that left before its answer."""
+
+_TOO_LARGE_TEXT = rule("body-too-large").capture_text
 
 
 class _BodyError(Exception):
+    """The body is refused before it is decoded: ``status`` and the text to answer."""
+
     def __init__(self, status: int, text: str) -> None:
         super().__init__(text)
         self.status = status
 
 
 class _Disconnected(Exception):
-    pass
-
-
-class Stats:
-    """Counters behind ``GET /_harness/stats``."""
-
-    def __init__(self) -> None:
-        self.requests: Counter[tuple[str, int]] = Counter()
-        self.rejections: Counter[str] = Counter()
-        self.accepted_events = 0
-        self.dropped_events = 0
-        self.started = time.monotonic()
-
-    def to_json(self, stored_events: int, faults: Faults) -> dict[str, Any]:
-        by_path: dict[str, dict[str, int]] = {}
-        for (path, status), count in sorted(self.requests.items()):
-            by_path.setdefault(path, {})[str(status)] = count
-        return {
-            "requests": by_path, "accepted_events": self.accepted_events, "stored_events": stored_events,
-            "dropped_events": self.dropped_events, "rejections": dict(self.rejections.most_common()),
-            "faults": faults.to_json(), "uptime_s": round(time.monotonic() - self.started, 3),
-        }
-
-
-class GroupCommit:
-    """Commits the records of requests that are ready together in one transaction.
-
-    A request hands its records over and waits; the commit runs once the event loop has taken every
-    request that was ready at the same moment, then all of them are answered.  Each answer still comes
-    after its own events are committed, and a busy server pays for one commit per round instead of one
-    per request.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._records: list[Any] = []
-        self._waiters: list[asyncio.Future[None]] = []
-
-    async def add(self, records: list[Any]) -> None:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        if not self._waiters:
-            loop.call_soon(self._commit)
-        self._records.extend(records)
-        self._waiters.append(waiter)
-        await waiter
-
-    def _commit(self) -> None:
-        records, waiters = self._records, self._waiters
-        self._records, self._waiters = [], []
-        try:
-            self.store.add(records)
-        except Exception as error:  # every waiting request answers the failure, none claims success
-            for waiter in waiters:
-                waiter.set_exception(error)
-            return
-        for waiter in waiters:
-            waiter.set_result(None)
+    """The client went away while its body was being read."""
 
 
 class CaptureApp:
@@ -121,7 +71,7 @@ class CaptureApp:
         self.success_body = LEGACY_OK_BODY if legacy_success else OK_BODY
         self.body_chunk_timeout_s = body_chunk_timeout_s
         self.stats = Stats()
-        self._seed = seed
+        self.inspection = Inspection(store, self.stats, self.plan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -137,8 +87,8 @@ class CaptureApp:
                 status = await self._capture_route(scope, receive, send, headers, cors)
             else:
                 status = await self._other_route(scope, receive, send, cors)
-        except _Disconnected:
-            status = 499  # the client went away; nothing to answer
+        except _Disconnected:  # nothing to answer
+            status = CLIENT_GONE
         self.stats.requests[(path, status)] += 1
 
     # --- capture ------------------------------------------------------------------------------------
@@ -167,7 +117,7 @@ class CaptureApp:
             return await _respond(send, injected, ERROR_TEXTS[injected].encode(), TEXT, cors + retry)
         query = scope["query_string"].decode("latin-1")
         outcome = capture.handle(scope["path"], query, headers, body, _client_ip(scope, headers),
-                                 datetime.now(timezone.utc))
+                                 datetime.now(UTC))
         if outcome.status != 200:
             self.stats.rejections[outcome.reason or str(outcome.status)] += 1
             return await _respond(send, outcome.status, outcome.text.encode(), TEXT, cors)
@@ -186,7 +136,7 @@ class CaptureApp:
         is announced) and with 408 when the upload stalls."""
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > WIRE_BODY_LIMIT:
-            raise _BodyError(413, "maximum event size exceeded: request body over the 20 MiB limit")
+            raise _BodyError(413, _TOO_LARGE_TEXT)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -200,7 +150,7 @@ class CaptureApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > WIRE_BODY_LIMIT:
-                raise _BodyError(413, "maximum event size exceeded: request body over the 20 MiB limit")
+                raise _BodyError(413, _TOO_LARGE_TEXT)
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -209,75 +159,21 @@ class CaptureApp:
 
     async def _other_route(self, scope: Scope, receive: Receive, send: Send, cors: Headers) -> int:
         path, method = scope["path"], scope["method"]
-        if path == "/" or path in ("/_readiness", "/_liveness"):
+        if path in HEALTH_ROUTES:
             if method != "GET":
                 return await _respond(send, 405, b"", TEXT, cors + [(b"allow", b"GET")])
             return await _respond(send, 200, b"capture" if path == "/" else b"ok", TEXT, cors)
-        handlers: dict[tuple[str, str], Callable[[Scope, Receive], Awaitable[tuple[int, Any]]]] = {
-            ("/_harness/events", "GET"): self._events,
-            ("/_harness/stats", "GET"): self._stats,
-            ("/_harness/reset", "POST"): self._reset,
-            ("/_harness/faults", "GET"): self._get_faults,
-            ("/_harness/faults", "POST"): self._set_faults,
-            ("/_harness/faults", "PUT"): self._set_faults,
-            ("/_harness/faults", "DELETE"): self._clear_faults,
-        }
-        handler = handlers.get((path, method))
+        handler = self.inspection.routes.get((path, method))
         if handler is None:
-            allowed = [m for p, m in handlers if p == path]
+            allowed = self.inspection.allowed.get(path)
             if allowed:
-                return await _respond(send, 405, b"", TEXT, cors + [(b"allow", ", ".join(allowed).encode())])
+                return await _respond(send, 405, b"", TEXT, cors + [(b"allow", allowed.encode())])
             return await _respond(send, 404, b"", TEXT, cors)
-        status, payload = await handler(scope, receive)
+        try:
+            status, payload = await handler(scope["query_string"], lambda: self._read_body(receive, {}))
+        except _BodyError as error:  # an inspection body is refused as a bad parameter, whatever the cap
+            status, payload = 400, {"error": str(error)}
         return await _respond(send, status, orjson.dumps(payload), JSON, cors)
-
-    async def _events(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
-        params = {key: values[-1] for key, values in parse_qs(scope["query_string"].decode()).items()}
-        try:
-            limit = min(int(params.pop("limit", "100")), 1000)
-            after = int(params.pop("after", "0"))
-            since = params.pop("since", None)
-            since_ms = _since_ms(since) if since is not None else None
-            found = self.store.events(after=after, limit=limit, since_ms=since_ms, **params)
-        except ValueError as error:
-            return 400, {"error": str(error), "filters": [*FILTERS, "since", "after", "limit"]}
-        return 200, {"events": found, "next_after": found[-1]["id"] if len(found) == limit else None}
-
-    async def _stats(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
-        return 200, self.stats.to_json(self.store.count(), self.plan.faults)
-
-    async def _reset(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
-        self.store.reset()
-        self.stats = Stats()
-        return 200, {"status": "reset"}
-
-    async def _get_faults(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
-        return 200, self.plan.faults.to_json()
-
-    async def _set_faults(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
-        try:
-            body = await self._read_body(receive, {})
-            changes = orjson.loads(body or b"{}")
-            if not isinstance(changes, dict):
-                raise ValueError("send a JSON object of fault settings")
-            faults = Faults.from_json(changes, self.plan.faults)
-        except (ValueError, TypeError, _BodyError) as error:
-            return 400, {"error": str(error)}
-        self.plan = FaultPlan(faults, self._seed)
-        return 200, faults.to_json()
-
-    async def _clear_faults(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
-        self.plan = FaultPlan(Faults(), self._seed)
-        return 200, self.plan.faults.to_json()
-
-
-def _since_ms(value: str) -> int:
-    if value.lstrip("-").isdigit():
-        return int(value)
-    moment = parse_date(value)
-    if moment is None:
-        raise ValueError(f"since={value!r} is neither milliseconds since the epoch nor an RFC 3339 time")
-    return int(moment.timestamp() * 1000)
 
 
 def _client_ip(scope: Scope, headers: dict[str, str]) -> str:

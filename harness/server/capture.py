@@ -85,7 +85,9 @@ def _is_engage_shape(document: Any) -> bool:
 def _request_token(document: Any, kept: list[dict[str, Any]]) -> str:
     """The batch token wins; otherwise the token the kept events agree on (validated already)."""
     if isinstance(document, dict) and "event" not in document:
-        return document.get("api_key", document.get("token"))
+        batch_token = document.get("api_key", document.get("token"))
+        if isinstance(batch_token, str):
+            return batch_token
     for event in kept:
         token = event_token(event)
         if token is not None:

@@ -68,8 +68,14 @@ class FaultPlan:
     """Decides, request by request, which fault applies; seeded so a run can be repeated."""
 
     def __init__(self, faults: Faults, seed: int | None = None) -> None:
+        self._seed = seed
+        self.use(faults)
+
+    def use(self, faults: Faults) -> None:
+        """Switch to ``faults`` and start over, as a fresh plan would: the random draws from the seed
+        again, the stall cycle from now (so a run that sets its faults is repeatable)."""
         self.faults = faults
-        self._random = random.Random(seed)
+        self._random = random.Random(self._seed)
         self._started = time.monotonic()
 
     def delay_s(self) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid as uuid_module
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -56,7 +56,7 @@ class Context(NamedTuple):
         return timestamps.rfc3339(self.sent_at) if self.sent_at else None
 
 
-def build_all(events: list[Mapping[str, Any]], context: Context) -> list[Record]:
+def build_all(events: Sequence[Mapping[str, Any]], context: Context) -> list[Record]:
     """The records of a request's accepted events."""
     now_text, sent_at_text = context.now_text, context.sent_at_text
     return [build(event, context, now_text, sent_at_text) for event in events]
@@ -87,7 +87,7 @@ def build(event: Mapping[str, Any], context: Context, now_text: str, sent_at_tex
     )
 
 
-def _uuid(value: Any) -> str:
+def _uuid(value: str | None) -> str:
     """The event's uuid in canonical form, or a new UUIDv7 when it is absent, null or ``""`` (rule 18)."""
     if not value:
         return new_uuid7()

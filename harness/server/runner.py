@@ -109,7 +109,6 @@ def start(app: CaptureApp, host: str = "127.0.0.1", port: int = 0) -> Running:
     url = base_url(sock)
     config = _config(app)
     server = _AnnouncingServer(config, url, announce=False)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="capture-harness-server",
                               daemon=True)
     thread.start()

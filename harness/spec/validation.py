@@ -259,7 +259,8 @@ def _warnings(document: Any, kind: str) -> Iterator[Finding]:
         return
     prefix = _events_path(document)
     for index, event in enumerate(events_of(document)):
-        effect_kind = SPECIAL_EVENT_KINDS.get(event.get("event")) if isinstance(event, dict) else None
+        name = event.get("event") if isinstance(event, dict) else None
+        effect_kind = SPECIAL_EVENT_KINDS.get(name) if isinstance(name, str) else None
         if effect_kind:
             yield from _effect_findings(effect_kind, event, _event_path(prefix, index))
 

@@ -1,0 +1,58 @@
+"""``capture-harness contract``: the contract suite (:mod:`harness.contract`) through ``pytest.main``, its
+options passed on as the plugin's ``--capture-*`` options."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from harness.checks import Variant
+from harness.cli._options import EXIT_USAGE, add_target_options
+from harness.contract import PROFILE_NAMES
+from harness.safety import TargetError, check_url
+
+DESCRIPTION = (
+    "Run the contract suite, `pytest --pyargs harness.contract`, against --url, or against the reference "
+    "endpoint started for the run. Every check names the rule, the expected and actual answer and a curl "
+    "command that reproduces it; a summary per category (acceptance, rejection, edge_cases, properties, "
+    "responses, limits, delivery) ends the run. Arguments after -- go to pytest, e.g. -- -m rejection -x "
+    "--junitxml=contract.xml. Exit status: 2 for a refused URL (nothing is sent), otherwise pytest's: 0 all "
+    "passed, 1 a check failed, 4 usage errors such as an unreachable URL."
+)
+
+_OWN_PACKAGE_NOT_REWRITTEN = ("ignore:Module already imported so cannot be rewritten; harness"
+                              ":pytest.PytestAssertRewriteWarning")
+"""A warning filter (its message a literal prefix). Installed from a wheel, the plugin's distribution has
+pytest mark ``harness`` for assert rewriting, and this command, part of ``harness``, ran first: that one warning
+is expected. Any other module imported too early (Hypothesis, were this command to import it) still shows."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_target_options(parser)
+    parser.add_argument("--variant", choices=[v.value for v in Variant], default=Variant.MAIN.value,
+                        help="capture revision whose answers count as conformant (default main)")
+    parser.add_argument("--profile", choices=PROFILE_NAMES, default=PROFILE_NAMES[0],
+                        help="Hypothesis profile for the property tests (default quick)")
+    parser.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="extra arguments for pytest")
+
+
+def run(args: argparse.Namespace) -> int:
+    import pytest  # only this command needs pytest
+
+    if args.url is not None:
+        try:
+            check_url(args.url, allow_production=args.allow_production)
+        except TargetError as error:  # refused before anything is sent
+            print(f"capture-harness contract: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    argv = ["--pyargs", "harness.contract", "-p", "no:cacheprovider", "-W", _OWN_PACKAGE_NOT_REWRITTEN,
+            f"--capture-api-key={args.api_key}", f"--capture-variant={args.variant}",
+            f"--capture-profile={args.profile}"]
+    if args.url is not None:
+        argv.append(f"--capture-url={args.url}")
+    if args.allow_production:
+        argv.append("--capture-allow-production")
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):  # the pytest11 entry point is not loaded then
+        argv += ["-p", "harness.contract.plugin"]
+    return int(pytest.main([*argv, *args.pytest_args]))

@@ -1,0 +1,49 @@
+"""What several commands share, declared once: the exit codes, the number types of options, and the target
+options of the two commands that send traffic to an endpoint (``contract`` and ``load``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.spec.body import DEFAULT_TOKEN
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+"""0 success; 1 the checked thing failed; 2 usage or input errors (argparse's own exit status for bad options)."""
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """``--url``, ``--api-key`` and ``--allow-production``, with the same meaning wherever traffic is sent."""
+    target = parser.add_argument_group("target")
+    target.add_argument("--url", help="capture endpoint base URL (default: start the reference endpoint for the run)")
+    target.add_argument("--api-key", default=DEFAULT_TOKEN,
+                        help="project API key (token) the payloads carry (default: a placeholder phc_ token); "
+                             "never printed in full")
+    target.add_argument("--allow-production", action="store_true",
+                        help="allow PostHog Cloud hosts (*.posthog.com) as the target")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be above 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more, got {text}")
+    return value

@@ -1,0 +1,54 @@
+"""The report directory's file names, and the keys of the files both sides of a run read.
+
+Locust runs as a subprocess of ``capture-harness load``, and the CLI's process must not import Locust (it
+monkey-patches the interpreter with gevent), so the two sides meet only through files in the report
+directory.  Both import the names from here: :mod:`harness.load.user` and :mod:`harness.load.openmodel`
+write the ledgers, failure details, final stats and latency report; :mod:`harness.load.run`,
+:mod:`harness.load.results` and :mod:`harness.load.summary` find and read them.  Standard library only.
+"""
+
+from __future__ import annotations
+
+FINAL_STATS = "locust-final.json"
+"""The run's final stats, per request name and aggregated, and its errors; written when Locust quits."""
+
+LEDGER_GLOB = "ledger-*.jsonl"
+"""Each Locust process's delivery ledger (``*``: its pid)."""
+
+FAILURES_GLOB = "failures-*.jsonl"
+"""Each Locust process's failure details and curl commands (``*``: its pid)."""
+
+LATENCY_REPORT = "latency.json"
+"""The open model's percentiles, plan counts and merged histograms."""
+LATENCY_HLOG = "latency.hlog"
+"""The open model's HdrHistogram interval log."""
+LATENCY_PLOT = "latency.svg"
+"""The open model's percentile plot."""
+LATENCY_GLOB = "latency.*"
+
+SUMMARY = "summary.json"
+HTML_REPORT = "report.html"
+CSV_PREFIX = "locust"
+"""Locust's ``--csv`` prefix: it writes ``locust_stats.csv``, ``locust_failures.csv``, ..."""
+STATS_CSV = f"{CSV_PREFIX}_stats.csv"
+FAILURES_CSV = f"{CSV_PREFIX}_failures.csv"
+LOCUST_LOG = "locust.log"
+SERVER_LOG = "server.log"
+"""The embedded reference endpoint's stderr (a run without ``--url``)."""
+
+TOTAL = "Aggregated"
+"""The name of the total row, in Locust's stats and in the latency report (Locust's own name for it)."""
+
+STATS_PERCENTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+"""The percentiles of each row of the final stats: key, and the fraction Locust is asked for."""
+
+STATS_FIGURES = ("requests", "failures", "rps", *STATS_PERCENTILES, "max")
+"""The figures of a stats row (besides its ``name``), as the summary reports them; latencies in ms."""
+
+HDR_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 99.9}
+"""The percentiles of each row of the latency report: key, and the percentile asked of the histogram."""
+
+
+def of_process(glob: str, pid: int) -> str:
+    """The file of process ``pid`` among ``glob``'s (``ledger-*.jsonl`` -> ``ledger-123.jsonl``)."""
+    return glob.replace("*", str(pid))

@@ -1,0 +1,46 @@
+"""What a ``capture-harness load`` run is asked to do, as plain data: the run reads it, its summary reports
+and judges it, and the command line builds it.  A setting the run cannot start with raises
+:class:`UsageError` (exit status 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.load import corpus
+
+
+class UsageError(Exception):
+    """A setting the run cannot start with; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Limits the run must stay within (None: not checked); a broken one makes the run exit 1."""
+
+    max_p95_ms: float | None = None
+    max_p99_ms: float | None = None
+    max_error_rate: float | None = None
+    min_rps: float | None = None
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    url: str | None
+    """The endpoint under test; None starts the reference endpoint for the run."""
+    api_key: str
+    scenario: str
+    users: int
+    spawn_rate: float
+    duration_s: int
+    processes: int
+    report_dir: Path
+    seed: int | None
+    """None: a random seed, and the corpus is not kept."""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    allow_production: bool = False
+    corpus_dir: Path = corpus.DEFAULT_CACHE_DIR
+    bodies_dir: Path = corpus.FAILED_BODIES_DIR
+    arrival_rate: float | None = None
+    """Open model: requests/s in total, on a plan (:mod:`harness.load.openmodel`); None for the closed loop."""
+    ramp_s: float = 0.0

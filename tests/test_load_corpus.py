@@ -1,0 +1,108 @@
+"""The seeded corpus the load runs replay: reproducible chunks of ready requests (:class:`harness.checks.Case`),
+disjoint uuids across streams and chunks, every request valid and expecting its outcome, and the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from harness.checks import Case
+from harness.load import corpus
+from harness.load.scenarios import SCENARIOS
+from harness.spec.body import events_of
+from harness.spec.validation import validate
+from harness.wire import FORM_CONTENT_TYPE, decode_payload, expected_outcome
+
+SECRET_KEY = "phc_SECRETKEY123456789"
+
+
+def _encoding(case: Case) -> str:
+    """The wire encoding a corpus case was built with, read off its request."""
+    request = case.request
+    if request.headers.get("Content-Encoding") == "gzip":
+        return "gzip-header"
+    if "compression=gzip-js" in request.target:
+        return "gzip-query"
+    if request.headers.get("Content-Type") == FORM_CONTENT_TYPE:
+        return "form"
+    return "json"
+
+
+@pytest.fixture(scope="module")
+def chunks() -> dict[str, list[Case]]:
+    return {scenario: corpus.generate_chunk(scenario, 7, 0, 0, SECRET_KEY) for scenario in SCENARIOS}
+
+
+def test_same_seed_gives_identical_chunks(chunks: dict[str, list[Case]]) -> None:
+    for scenario in ("capture", "mixed"):
+        again = corpus.generate_chunk(scenario, 7, 0, 0, SECRET_KEY)
+        assert again == chunks[scenario]
+    assert corpus.generate_chunk("capture", 8, 0, 0, SECRET_KEY) != chunks["capture"]
+
+
+def test_streams_and_chunks_have_disjoint_uuids(chunks: dict[str, list[Case]]) -> None:
+    def uuids(ready: list[Case]) -> list[str]:
+        return [uuid for request in ready for uuid in request.uuids]
+
+    first = uuids(chunks["mixed"])
+    assert len(first) == len(set(first))  # unique within a chunk
+    other_stream = uuids(corpus.generate_chunk("mixed", 7, 1, 0, SECRET_KEY))
+    next_chunk = uuids(corpus.generate_chunk("mixed", 7, 0, 1, SECRET_KEY))
+    other_scenario = uuids(chunks["browser"])
+    groups = [set(first), set(other_stream), set(next_chunk), set(other_scenario)]
+    assert sum(len(group) for group in groups) == len(set().union(*groups))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_request_decodes_validates_and_expects_its_outcome(
+        chunks: dict[str, list[Case]], scenario: str) -> None:
+    ready = chunks[scenario]
+    assert len(ready) == corpus.CHUNK_SIZE
+    for request in ready:
+        path, _, query = request.request.target.partition("?")
+        text = decode_payload(path, query, request.request.headers, request.request.body)
+        document = orjson.loads(text)
+        report = validate(document, encoded=text.encode())
+        assert report.accepted, (request.name, report.rejections)
+        assert request.expect_status == expected_outcome(_encoding(request), path) == 200, request.name
+        assert request.uuids == tuple(event["uuid"] for event in events_of(document))
+        assert all(event.get("uuid") for event in events_of(document))  # every event carries a uuid
+        assert SECRET_KEY in text  # the run's key is the payloads' token
+
+
+def test_cache_hit_returns_equal_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      chunks: dict[str, list[Case]]) -> None:
+    assert not corpus.cached("browser", 7, 0, 0, SECRET_KEY, tmp_path)
+    assert corpus.load_chunk("browser", 7, 0, 0, SECRET_KEY, tmp_path) == chunks["browser"]
+    assert corpus.cached("browser", 7, 0, 0, SECRET_KEY, tmp_path)
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and "SECRETKEY" not in files[0].name  # the key never appears in a file name
+
+    def no_generation(*args: Any) -> None:
+        raise AssertionError("a cached chunk was generated again")
+
+    monkeypatch.setattr(corpus, "generate_chunk", no_generation)
+    assert corpus.load_chunk("browser", 7, 0, 0, SECRET_KEY, tmp_path) == chunks["browser"]
+
+
+def test_truncated_cache_file_is_regenerated(tmp_path: Path, chunks: dict[str, list[Case]]) -> None:
+    corpus.load_chunk("capture", 7, 0, 0, SECRET_KEY, tmp_path)
+    [path] = tmp_path.iterdir()
+    whole = path.read_bytes()
+    for cut in (len(whole) - 10, len(whole) // 2, 5):  # in the bodies, in the metadata line
+        path.write_bytes(whole[:cut])
+        assert corpus.load_chunk("capture", 7, 0, 0, SECRET_KEY, tmp_path) == chunks["capture"]
+        assert path.read_bytes() == whole  # rewritten whole
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial files left behind
+
+
+def test_stream_requests_continues_across_chunks(tmp_path: Path, chunks: dict[str, list[Case]]) -> None:
+    generated: list[int] = []
+    stream = corpus.stream_requests("capture", 7, 0, SECRET_KEY, tmp_path, on_generate=generated.append)
+    taken = [next(stream) for _ in range(corpus.CHUNK_SIZE + 3)]
+    assert taken[:corpus.CHUNK_SIZE] == chunks["capture"]
+    assert taken[corpus.CHUNK_SIZE:] == corpus.generate_chunk("capture", 7, 0, 1, SECRET_KEY)[:3]
+    assert generated == [0, 1]  # neither chunk was pre-generated, and the stream said so
