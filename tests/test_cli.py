@@ -174,6 +174,7 @@ def test_the_top_level_help_imports_no_command() -> None:
     assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr[-2000:]
 
 
+@pytest.mark.e2e
 def test_the_contract_command_gives_pytest_no_assert_rewrite_warning(tmp_path: Path) -> None:
     """pytest marks every pytest11 distribution's packages for assert rewriting and warns about one imported
     before it. A wheel install's record names ``harness`` (the CLI's own package, filtered as expected), so a

@@ -100,6 +100,7 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     return run_suite(tmp_path_factory.mktemp("reference-run"))
 
 
+@pytest.mark.e2e
 def test_the_whole_suite_passes_against_the_reference_endpoint(reference_run: SuiteRun,
                                                               record_property: Callable[[str, object], None]) -> None:
     record_property("contract_suite_wall_s", round(reference_run.seconds, 2))
@@ -116,6 +117,7 @@ def test_the_whole_suite_passes_against_the_reference_endpoint(reference_run: Su
     assert summary_row, reference_run.output[-2000:]
 
 
+@pytest.mark.e2e
 def test_a_failure_reads_as_title_detail_and_curl(tmp_path: Path) -> None:
     with running(cast(CaptureApp, MissingTokenAccepted(CaptureApp(Store(":memory:"))))) as server:
         run = run_suite(tmp_path, f"--capture-url={server.url}", "-k", "token-missing-/i/v0/e/")
@@ -127,6 +129,7 @@ def test_a_failure_reads_as_title_detail_and_curl(tmp_path: Path) -> None:
     assert "FAILED test_rejection.py::test_rule_breaking_body_is_refused[token-missing-/i/v0/e/]" in run.output
 
 
+@pytest.mark.e2e
 def test_a_users_key_is_never_printed(tmp_path: Path) -> None:
     secret = "phc_my_very_secret_project_key_123"
     with running(wrong_success_body(Store(":memory:"))) as server:
@@ -347,6 +350,7 @@ DEFECTS: dict[str, Expectation] = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("defect", list(DEFECTS))
 def test_the_suite_reports_each_defect_in_the_right_place(tmp_path: Path, defect: str) -> None:
     expectation = DEFECTS[defect]
@@ -390,6 +394,7 @@ def test_malformed_urls_are_refused_with_an_example(url: str) -> None:
         check_url(url)
 
 
+@pytest.mark.e2e
 def test_the_plugin_refuses_production_as_a_usage_error(tmp_path: Path) -> None:
     run = run_suite(tmp_path, "--capture-url=https://us.i.posthog.com")
     assert run.returncode == pytest.ExitCode.USAGE_ERROR
@@ -397,6 +402,7 @@ def test_the_plugin_refuses_production_as_a_usage_error(tmp_path: Path) -> None:
     assert run.outcomes == {}  # nothing collected, nothing run
 
 
+@pytest.mark.e2e
 def test_the_embedded_endpoint_cannot_stand_in_for_another_variant(tmp_path: Path) -> None:
     run = run_suite(tmp_path, "--capture-variant=error-body")
     assert run.returncode == pytest.ExitCode.USAGE_ERROR
@@ -427,6 +433,7 @@ def test_contract_command_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "pytest --pyargs harness.contract" in text
 
 
+@pytest.mark.e2e
 def test_contract_command_runs_the_suite_and_prints_the_summary(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "harness.cli", "contract", "--", "-m", "responses", "-q"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
@@ -561,6 +568,7 @@ def test_findings_show_a_placeholder_key_inline(tmp_path: Path) -> None:
     assert "capture-harness serve --port 9" in failure.hint
 
 
+@pytest.mark.e2e
 def test_no_answer_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

@@ -118,6 +118,7 @@ def test_every_scenario_has_a_locustfile() -> None:
     assert sorted(path.stem for path in LOCUSTFILES.glob("*.py")) == sorted(SCENARIOS)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_smoke_run_of_every_locustfile(workdir: Path, endpoint: Endpoint, scenario: str) -> None:
     """Every locustfile sends traffic that the endpoint accepts and stores in full; generous thresholds
@@ -144,6 +145,7 @@ def test_smoke_run_of_every_locustfile(workdir: Path, endpoint: Endpoint, scenar
 # --- 2. thresholds ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_error_injection_breaks_max_error_rate(workdir: Path, endpoint: Endpoint) -> None:
     with endpoint.faults(error_rate=0.3, error_statuses=[503]):
         run = load(workdir, "errors", "--url", endpoint.url, "--scenario", "capture", "-t", "3s", "-u", "5",
@@ -164,6 +166,7 @@ def test_error_injection_breaks_max_error_rate(workdir: Path, endpoint: Endpoint
     assert delivery["lost"] == 0 and delivery["acknowledged"] == delivery["stored"] < delivery["sent"], delivery
 
 
+@pytest.mark.e2e
 def test_latency_injection_breaks_max_p95(workdir: Path, endpoint: Endpoint) -> None:
     with endpoint.faults(latency_ms=150):
         run = load(workdir, "latency", "--url", endpoint.url, "--scenario", "capture", "-t", "3s", "-u", "5",
@@ -178,6 +181,7 @@ def test_latency_injection_breaks_max_p95(workdir: Path, endpoint: Endpoint) -> 
     assert_delivered(summary["delivery"])
 
 
+@pytest.mark.e2e
 def test_min_rps_out_of_reach_fails(workdir: Path, endpoint: Endpoint) -> None:
     run = load(workdir, "min-rps", "--url", endpoint.url, "--scenario", "capture", "-t", "3s", "-u", "5",
                "--min-rps", "1000000")
@@ -190,6 +194,7 @@ def test_min_rps_out_of_reach_fails(workdir: Path, endpoint: Endpoint) -> None:
 # --- 3. the delivery ledger -------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_ledger_catches_acknowledged_but_not_stored(workdir: Path, endpoint: Endpoint) -> None:
     endpoint.reset()
     with endpoint.faults(drop_rate=0.2):
@@ -220,6 +225,7 @@ def _locust_aggregated(log: str) -> int:
     return int(match.group(1))
 
 
+@pytest.mark.e2e
 def test_two_workers_totals_equal_the_sum_of_their_work(workdir: Path, endpoint: Endpoint) -> None:
     endpoint.reset()
     run = load(workdir, "distributed", "--url", endpoint.url, "--scenario", "capture", "-t", "4s", "-u", "6",
@@ -263,6 +269,7 @@ def test_production_hosts_are_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not report_dir.exists()  # refused before anything was started or sent
 
 
+@pytest.mark.e2e
 def test_production_refusal_from_the_command_line(workdir: Path) -> None:
     run = load(workdir, "production", "--url", "https://us.i.posthog.com", "-t", "3s")
     assert run.returncode == 2
@@ -293,12 +300,14 @@ def test_report_dir_holding_the_corpus_cache_is_refused(tmp_path: Path, capsys: 
     assert not (tmp_path / ".capture-harness").exists()
 
 
+@pytest.mark.e2e
 def test_a_run_without_a_seed_leaves_no_corpus_behind(workdir: Path, endpoint: Endpoint) -> None:
     run = load(workdir, "unseeded", "--url", endpoint.url, "--scenario", "capture", "-t", "2s", "-u", "2")
     assert run.returncode == 0, run.output
     assert not list((workdir / ".capture-harness" / "corpus").glob("*")), "an unseeded corpus was kept"
 
 
+@pytest.mark.e2e
 def test_api_key_never_in_full_in_reports_or_output(workdir: Path, endpoint: Endpoint) -> None:
     """With failures (so failure details and curl commands are written) the key appears only masked; the
     bodies of failed requests, which hold it, go to .capture-harness/failed-bodies, outside the report directory."""

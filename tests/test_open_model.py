@@ -240,6 +240,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("corpus")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("processes", [1, 2])
 def test_the_plan_is_kept_when_the_endpoint_keeps_up(tmp_path: Path, corpus_dir: Path, processes: int) -> None:
     with ServeProcess(db=tmp_path / "store.sqlite3") as server:
@@ -266,6 +267,7 @@ def test_the_plan_is_kept_when_the_endpoint_keeps_up(tmp_path: Path, corpus_dir:
     assert "corrected = from the intended send time" in printed
 
 
+@pytest.mark.e2e
 def test_a_stall_shows_in_the_corrected_latency_not_in_the_service_time(tmp_path: Path, corpus_dir: Path) -> None:
     """A 2 s stall in a 10 s run at 200 req/s.  10 users: the requests caught in the stall are under 1% of
     all, so the service-time p99 stays small, the very illusion coordinated omission creates."""

@@ -23,6 +23,8 @@ import harness
 from harness.spec.body import events_of
 from harness.wire import decode_payload
 
+pytestmark = pytest.mark.e2e  # real SDK clients
+
 API_KEY = "phc_test_sdk_0123456789abcdef"
 EXPECTED_EVENTS = {
     "signed_up",

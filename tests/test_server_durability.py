@@ -38,7 +38,7 @@ CLIENTS = 4
 BATCH_SIZE = 20
 LOAD_S = 1.0  # per round; the kill lands while the clients are still sending
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
 
 
 @contextlib.contextmanager

@@ -9,6 +9,8 @@ import pytest
 from harness.server.process import HOST, ServeError, ServeProcess
 from tests.support import request
 
+pytestmark = pytest.mark.e2e  # real processes or real SDK clients
+
 
 def test_it_serves_on_a_free_local_port_and_stops_gracefully_on_exit(tmp_path: Path) -> None:
     with ServeProcess(db=tmp_path / "store.sqlite3", log=tmp_path / "serve.log") as server:

@@ -220,6 +220,7 @@ def test_hostile_body_gets_a_4xx_and_the_server_keeps_serving(server: Running, c
     assert_still_serves(server)
 
 
+@pytest.mark.e2e
 def test_a_50000_event_batch_is_accepted_and_stored_whole(server: Running) -> None:
     sent = [capture_event(properties={"index": index}) for index in range(50_000)]
     payload = orjson.dumps({"api_key": TOKEN, "batch": sent})
@@ -489,6 +490,7 @@ def serve_process(tmp_path: Path) -> Iterator[ServeProcess]:
         yield started
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak RSS from /proc")
 def test_a_gzip_bomb_is_refused_413_without_inflating_it(serve_process: ServeProcess) -> None:
     bomb = gzip_bomb()

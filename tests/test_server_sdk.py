@@ -32,6 +32,8 @@ from harness.spec.body import events_of
 from harness.spec.records import KNOWN_FIELDS
 from harness.wire import decode_payload
 
+pytestmark = pytest.mark.e2e  # real SDK clients
+
 posthog = pytest.importorskip("posthog", reason="the posthog SDK is not installed (pip install .[test])")
 
 API_KEY = "phc_test_server_sdk_0123456789abcdef"
