@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -191,3 +193,50 @@ def test_the_contract_command_gives_pytest_no_assert_rewrite_warning(tmp_path: P
                           check=False, timeout=120)
     assert done.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, done.stdout[-3000:] + done.stderr[-2000:]
     assert "PytestAssertRewriteWarning" not in done.stdout + done.stderr
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"capture-harness {version('capture-harness')}"
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+def test_serve_refuses_a_port_out_of_range_as_a_usage_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--port", port, "--db", ":memory:"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --port" in error and port in error and "0-65535" in error
+    assert "Traceback" not in error
+
+
+def test_serve_on_a_port_in_use_is_one_clear_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--db", ":memory:"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1, error
+    assert f"cannot listen on 127.0.0.1:{port}" in error and "--port 0" in error
+
+
+def test_the_readme_validate_sample_is_the_true_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Three documents that give the README's three sample lines; its summary line must be what follows them."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    sample = re.search(r"```\n(out/x\.jsonl:1: .*?)```", readme, re.DOTALL)
+    assert sample is not None
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x.jsonl").write_text(
+        '{"api_key": "phc_abc", "batch": [{"event": "e", "distinct_id": "u"}, {"event": "", "distinct_id": "u"}]}\n'
+        '{"event": "signed_up", "distinct_id": "u1"}\n'
+        '{"event": "$identify", "distinct_id": "anonymous", "api_key": "phc_abc", '
+        '"properties": {"$anon_distinct_id": "a1"}}\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "out/x.jsonl"]) == 1
+    assert capsys.readouterr().out == sample.group(1)

@@ -443,6 +443,41 @@ def test_contract_command_runs_the_suite_and_prints_the_summary(tmp_path: Path) 
     assert "(embedded reference endpoint)" in done.stdout
 
 
+def test_contract_command_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["contract", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "0 all checks passed, 1 a check failed, 2 usage errors" in text
+
+
+@pytest.mark.e2e
+def test_contract_command_maps_pytest_usage_errors_to_2(tmp_path: Path) -> None:
+    """Like every other command; plain pytest keeps its own 4 (the tests above)."""
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "contract", "--", "--no-such-pytest-option"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "--no-such-pytest-option" in done.stderr
+
+
+@pytest.mark.e2e
+def test_capture_inspection_yields_the_inspection_api(tmp_path: Path) -> None:
+    script = tmp_path / "test_inspection.py"
+    script.write_text(
+        "def test_stored(capture_target, capture_cases, capture_check, capture_inspection):\n"
+        "    assert capture_inspection.url == capture_target.url + '/_harness'\n"
+        "    assert capture_inspection.client.base_url == capture_target.url\n"
+        "    body = capture_cases.valid('capture', 'inspection fixture')\n"
+        "    assert capture_inspection.events(body['uuid']) == []\n"
+        "    capture_check(capture_cases.case('one event', body, path='/i/v0/e/'))\n"
+        "    [record] = capture_inspection.events(body['uuid'])\n"
+        "    assert record['event'] == body['event']\n"
+        "    assert capture_inspection.stats()['accepted_events'] >= 1\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", str(script), "-p", "no:cacheprovider", "-q"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
+
+
 # --- the machinery ------------------------------------------------------------------------------------------
 
 

@@ -257,9 +257,10 @@ def test_the_plan_is_kept_when_the_endpoint_keeps_up(tmp_path: Path, corpus_dir:
     assert hdr["Aggregated"]["requests"] == summary["requests"] == plan["sent"]
     assert summary["delivery"]["lost"] == 0
     # corrected (from the intended send time) and uncorrected (service time) agree when nothing stalls:
-    # the difference is the generator's own lateness (gevent timers, about a millisecond)
+    # the difference is the generator's own lateness (gevent timers, about a millisecond when idle, tens
+    # of milliseconds on a busy 2-core machine), far from the second a stall adds (the next test)
     corrected, uncorrected = hdr["Aggregated"]["corrected"], hdr["Aggregated"]["uncorrected"]
-    for key, margin_ms in (("p50", 3), ("p90", 5), ("p99", 25)):
+    for key, margin_ms in (("p50", 25), ("p90", 60), ("p99", 250)):
         assert uncorrected[key] <= corrected[key] <= uncorrected[key] + margin_ms, (key, printed)
     report = tmp_path / "report"
     assert (report / files.LATENCY_HLOG).stat().st_size > 0 and (report / files.LATENCY_PLOT).is_file()

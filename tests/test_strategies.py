@@ -34,6 +34,13 @@ def test_batches_hold_the_requested_number_of_events(body: Any) -> None:
 
 
 @FAST
+@given(strategies.batches(1, 40))
+def test_batches_take_their_sizes_positionally_as_the_readme_writes_them(body: Any) -> None:
+    assert 1 <= len(events_of(body)) <= 40
+    assert validate(body, "batch").accepted
+
+
+@FAST
 @given(st.sampled_from(BODY_KINDS).flatmap(strategies.edge_cases))
 def test_edge_cases_are_accepted(body: Any) -> None:
     report = validate(body)

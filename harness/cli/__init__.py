@@ -6,7 +6,7 @@ so ``capture-harness --help`` loads none of their libraries (Hypothesis, jsonsch
 
 Exit codes, for CI (``harness.cli._options``): 0 success; 1 the checked thing failed (a rejected document, a
 broken threshold, a contract finding); 2 usage or input errors (bad options, a missing file, malformed JSON,
-a refused URL). Once ``contract`` runs the suite, its exit status is pytest's.
+a refused URL). ``contract`` maps pytest's usage error (4) to 2 and passes pytest's other codes on.
 """
 
 from __future__ import annotations
@@ -52,10 +52,21 @@ def _parser() -> argparse.ArgumentParser:
                "1 something checked failed (a rejected payload, a broken threshold, a contract finding), "
                "2 usage or input errors.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_CommandParser)
     for name, summary in _COMMANDS.items():
         commands.add_parser(name, help=summary, module=f"harness.cli._{name}")
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (``unknown`` when run from a tree that was never installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("capture-harness")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class _CommandParser(argparse.ArgumentParser):

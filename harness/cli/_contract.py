@@ -17,8 +17,9 @@ DESCRIPTION = (
     "endpoint started for the run. Every check names the rule, the expected and actual answer and a curl "
     "command that reproduces it; a summary per category (acceptance, rejection, edge_cases, properties, "
     "responses, limits, delivery) ends the run. Arguments after -- go to pytest, e.g. -- -m rejection -x "
-    "--junitxml=contract.xml. Exit status: 2 for a refused URL (nothing is sent), otherwise pytest's: 0 all "
-    "passed, 1 a check failed, 4 usage errors such as an unreachable URL."
+    "--junitxml=contract.xml. Exit status, as every capture-harness command: 0 all checks passed, 1 a check "
+    "failed, 2 usage errors (a refused URL, for which nothing is sent, an unreachable URL, bad pytest "
+    "arguments); otherwise pytest's own: 3 an internal error, 5 no test selected."
 )
 
 _OWN_PACKAGE_NOT_REWRITTEN = ("ignore:Module already imported so cannot be rewritten; harness"
@@ -55,4 +56,5 @@ def run(args: argparse.Namespace) -> int:
         argv.append("--capture-allow-production")
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):  # the pytest11 entry point is not loaded then
         argv += ["-p", "harness.contract.plugin"]
-    return int(pytest.main([*argv, *args.pytest_args]))
+    code = int(pytest.main([*argv, *args.pytest_args]))
+    return EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else code  # pytest's 4 is every command's 2

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sqlite3
 import sys
 
-from harness.cli._options import EXIT_OK, EXIT_USAGE
+from harness.cli._options import EXIT_OK, EXIT_USAGE, port_number
 
 DESCRIPTION = (
     "Run the reference capture endpoint: every v0 path (/e, /i/v0/e, /batch, /capture, /track, /engage), "
@@ -20,7 +21,8 @@ _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--port", type=port_number, default=8000,
+                        help="port, 0-65535 (default 8000; 0 picks a free one)")
     parser.add_argument("--db", default="capture-harness.sqlite3",
                         help="SQLite file for accepted events (default ./capture-harness.sqlite3; :memory: keeps "
                              "them in memory)")
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         runner.serve(app, args.host, args.port, cleanup=store.close)
     except OSError as error:
-        print(f"capture-harness serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
+        hint = "; pick another --port, or --port 0 for a free one" if error.errno == errno.EADDRINUSE else ""
+        print(f"capture-harness serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}{hint}",
               file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK

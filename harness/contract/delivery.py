@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid as uuid_module
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +26,30 @@ from harness.spec.records import distinct_id as stored_distinct_id
 WAIT_S = 0.25
 """How long an acknowledged event may take to show up (the reference commits before it answers; a
 proxy in front of a queue may lag a little)."""
+
+
+@dataclass(frozen=True)
+class InspectionClient:
+    """The target's ``/_harness/`` inspection API, what the ``capture_inspection`` fixture yields: ``url`` (the
+    API's base URL, e.g. ``http://127.0.0.1:8000/_harness``), ``client`` (the session's connection, for
+    :func:`stored_as_sent` and :func:`none_stored`), ``events(uuid)`` and ``stats()``."""
+
+    url: str
+    client: Client
+
+    def events(self, event_uuid: str) -> list[dict[str, Any]]:
+        """The records stored under ``event_uuid`` (``GET /_harness/events?uuid=``; none: an empty list)."""
+        return records_of(self.client, event_uuid)
+
+    def stats(self) -> dict[str, Any]:
+        """The endpoint's counters (``GET /_harness/stats``: requests per path and status, rejections, events)."""
+        try:
+            status, document = self.client.get_json("/_harness/stats")
+        except NoAnswerError as error:
+            raise Failure(Title.INSPECTION_FAILED, f"GET /_harness/stats: {error}") from None
+        if status != 200 or not isinstance(document, dict):
+            raise Failure(Title.INSPECTION_FAILED, f"GET /_harness/stats answered {status}")
+        return document
 
 
 def records_of(client: Client, event_uuid: str) -> list[dict[str, Any]]:

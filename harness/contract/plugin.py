@@ -23,7 +23,8 @@ Fixtures (all session-scoped): ``capture_target`` (:class:`~harness.contract.tar
 ``capture_client`` (:class:`~harness.contract.client.Client`), ``capture_send(case) -> Reply``,
 ``capture_check(case, checks=REPLY_CHECKS) -> Reply``, ``capture_cases``
 (:class:`~harness.contract.cases.Cases`), ``capture_settings`` (the Hypothesis settings of the profile)
-and ``capture_inspection`` (skips a test when the target has no ``/_harness/`` API).
+and ``capture_inspection`` (:class:`~harness.contract.delivery.InspectionClient`, the target's ``/_harness/``
+API: ``url``, ``client``, ``events(uuid)``, ``stats()``; skips a test when the target has none).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from harness.checks import Case, Check, Reply
     from harness.contract.cases import Cases
     from harness.contract.client import Client
+    from harness.contract.delivery import InspectionClient
     from harness.contract.reporting import ContractSession
     from harness.contract.target import Target
 
@@ -249,11 +251,15 @@ def _hypothesis_settings(profile: str) -> settings:
 
 
 @pytest.fixture
-def capture_inspection(capture_target: Target) -> None:
-    """Skips the test unless the target serves the ``/_harness/`` inspection API."""
+def capture_inspection(capture_target: Target, capture_client: Client) -> InspectionClient:
+    """The target's ``/_harness/`` inspection API (:class:`~harness.contract.delivery.InspectionClient`: its
+    ``url``, the ``client``, ``events(uuid)``, ``stats()``); skips the test when the target has none."""
+    from harness.contract.delivery import InspectionClient
+
     if not capture_target.inspection:
         pytest.skip(f"{capture_target.url} has no /_harness/ inspection API (GET {PROBE} is not the reference "
                     "server's): delivery cannot be checked")
+    return InspectionClient(f"{capture_target.url}/_harness", capture_client)
 
 
 def _start_embedded(folder: Path) -> tuple[str, Callable[[], None]]:

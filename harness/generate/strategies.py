@@ -59,8 +59,9 @@ def capture_bodies(*, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[dict[str,
     return payloads("capture", token=token)
 
 
-def batches(*, min_size: int = 1, max_size: int = 20, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[Any]:
-    """Batch bodies (a posthog-python/posthog-node object, or a posthog-js array) of one sender's events."""
+def batches(min_size: int = 1, max_size: int = 20, *, token: str = DEFAULT_TOKEN) -> st.SearchStrategy[Any]:
+    """Batch bodies (a posthog-python/posthog-node object, or a posthog-js array) of one sender's events,
+    ``min_size`` to ``max_size`` of them (positional too, like ``st.integers``: ``batches(1, 40)``)."""
     _check_size("min_size", min_size, 1)
     _check_size("max_size", max_size, min_size)
     return st.integers(min_size, max_size).flatmap(lambda size: _bodies("batch", size, token))

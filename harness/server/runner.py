@@ -78,8 +78,14 @@ class _AnnouncingServer(uvicorn.Server):
 
 
 def serve(app: ASGIApp, host: str, port: int, *, cleanup: Callable[[], None] | None = None) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM, then run ``cleanup`` (the CLI closes the store there)."""
-    sock = bind(host, port)
+    """Serve ``app`` until SIGINT/SIGTERM, then run ``cleanup`` (the CLI closes the store there); ``cleanup``
+    runs too when the socket cannot be bound (the port in use)."""
+    try:
+        sock = bind(host, port)
+    except BaseException:
+        if cleanup is not None:
+            cleanup()
+        raise
     server = _AnnouncingServer(_config(app), base_url(sock), announce=True)
     try:
         server.run(sockets=[sock])
