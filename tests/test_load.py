@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -130,8 +131,17 @@ def test_smoke_run_of_every_locustfile(workdir: Path, endpoint: Endpoint, scenar
     assert summary["scenario"] == scenario
     assert summary["requests"] > 0
     assert summary["failures"] == 0 and summary["errors"] == [], summary["errors"]
-    assert summary["broken_thresholds"] == []
-    assert "all thresholds met" in run.stdout
+    assert summary["broken_thresholds"] == [] and summary["verdict"] == {"passed": True, "reasons": []}
+    # the checks applied, with their figures: the three thresholds given and the default ones
+    check_names = [check["name"] for check in summary["checks"]]
+    assert check_names == ["answered", "error rate", "p95", "requests/s", "lost after ack"], summary["checks"]
+    assert all(check["passed"] for check in summary["checks"])
+    assert {"name": "error rate", "limit": 0.01, "value": 0.0}.items() <= summary["checks"][1].items()
+    checks_line = next(line for line in run.stdout.splitlines() if line.startswith("checks: "))
+    assert "error rate 0.00% <= 1.00% ok" in checks_line and "lost after ack 0 ok" in checks_line, checks_line
+    assert re.search(r"; p95 \d+ms <= 5000ms ok;", checks_line), checks_line
+    assert "PASSED" in run.stdout.splitlines()
+    assert "thresholds met" not in run.stdout
     assert_delivered(summary["delivery"])
     names = set(summary["latency_ms"]) - {"Aggregated"}
     assert names and all(name.split()[0] in {"capture", "batch", "browser", "identify", "alias", "groupidentify"}
@@ -154,8 +164,10 @@ def test_error_injection_breaks_max_error_rate(workdir: Path, endpoint: Endpoint
     summary = run.summary
     assert 0.2 < summary["error_rate"] < 0.4
     broken = summary["broken_thresholds"]
-    assert len(broken) == 1 and broken[0].startswith("error rate "), broken
-    assert "threshold 0.01" in broken[0]
+    assert len(broken) == 1 and re.match(r"[\d,]+ of [\d,]+ requests failed \(\d+\.\d\d%\)", broken[0]), broken
+    assert "more than --max-error-rate 0.01" in broken[0]
+    assert summary["verdict"] == {"passed": False, "reasons": broken}
+    assert [check["name"] for check in summary["checks"] if not check["passed"]] == ["error rate"]
     assert f"FAILED: {broken[0]}" in run.stdout
     # errors grouped by stable titles: a handful of rows, whatever the number of failed requests
     assert summary["errors"] and len(summary["errors"]) <= 4, summary["errors"]
@@ -189,6 +201,51 @@ def test_min_rps_out_of_reach_fails(workdir: Path, endpoint: Endpoint) -> None:
     broken = run.summary["broken_thresholds"]
     assert len(broken) == 1 and broken[0].startswith("requests/s ") and "below the threshold" in broken[0], broken
     assert f"FAILED: {broken[0]}" in run.stdout
+
+
+@pytest.mark.e2e
+def test_any_failed_request_fails_the_run_by_default(workdir: Path, endpoint: Endpoint) -> None:
+    with endpoint.faults(error_rate=0.3, error_statuses=[503]):
+        failing = load(workdir, "default-errors", "--url", endpoint.url, "--scenario", "capture", "-t", "3s", "-u", "3")
+        tolerated = load(workdir, "tolerated-errors", "--url", endpoint.url, "--scenario", "capture", "-t", "3s",
+                         "-u", "3", "--max-error-rate", "1")
+    assert failing.returncode == 1, failing.output
+    summary = failing.summary
+    assert summary["failures"] > 0 and summary["verdict"]["passed"] is False
+    expected = (f"FAILED: {summary['failures']:,} of {summary['requests']:,} requests failed "
+                f"({summary['error_rate']:.2%}); pass --max-error-rate R to tolerate a share of failures")
+    assert expected in failing.stdout.splitlines(), failing.stdout
+    assert tolerated.returncode == 0, tolerated.output
+    assert tolerated.summary["failures"] > 0 and tolerated.summary["verdict"] == {"passed": True, "reasons": []}
+    assert "error rate " in tolerated.stdout and "<= 100.00% ok" in tolerated.stdout
+
+
+@pytest.mark.e2e
+def test_nothing_listening_fails_the_run_even_when_errors_are_tolerated(workdir: Path) -> None:
+    with socket.socket() as probe:  # a free port: bound, never listened on, closed before the run
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = load(workdir, "closed-port", "--url", f"http://127.0.0.1:{port}", "--scenario", "capture", "-t", "3s",
+               "-u", "2", "--max-error-rate", "1")
+    assert run.returncode == 1, run.output
+    summary = run.summary
+    assert summary["requests"] > 0 and summary["failures"] == summary["requests"]
+    assert summary["errors"] and all(error["error"] == "connection failed" for error in summary["errors"])
+    assert summary["verdict"]["passed"] is False
+    assert summary["checks"][0] == {"name": "answered", "limit": 1, "value": 0, "passed": False,
+                                    "text": f"answered 0 of {summary['requests']:,} >= 1",
+                                    "reason": summary["verdict"]["reasons"][0]}
+    assert f"FAILED: none of the {summary['requests']:,} requests sent got an answer" in run.stdout
+    assert "no request was sent" not in run.stdout and "thresholds met" not in run.stdout
+
+
+def test_an_error_rate_out_of_range_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["load", "--max-error-rate", "2", "-t", "3s", "--report-dir", str(tmp_path / "report")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--max-error-rate" in err and "'2'" in err and "between 0 and 1" in err
+    assert not (tmp_path / "report").exists()
 
 
 # --- 3. the delivery ledger -------------------------------------------------------------------------------
@@ -313,8 +370,8 @@ def test_api_key_never_in_full_in_reports_or_output(workdir: Path, endpoint: End
     bodies of failed requests, which hold it, go to .capture-harness/failed-bodies, outside the report directory."""
     with endpoint.faults(error_rate=0.3):
         run = load(workdir, "secret", "--url", endpoint.url, "--scenario", "batch", "-t", "3s", "-u", "5",
-                   "--api-key", SECRET_KEY)
-    assert run.returncode == 0, run.output  # errors, but no threshold set and nothing lost
+                   "--api-key", SECRET_KEY, "--max-error-rate", "1")
+    assert run.returncode == 0, run.output  # errors, but tolerated and nothing lost
     assert run.summary["failures"] > 0
     assert SECRET_KEY not in run.output
     assert mask_token(SECRET_KEY) in run.stderr

@@ -16,7 +16,9 @@ DESCRIPTION = (
     "Replay seeded, schema-valid traffic with Locust (headless) against --url, or against the reference "
     "endpoint started for the run. Writes Locust's HTML report, CSV stats, failure details and summary.json "
     "into --report-dir, prints a summary, checks that every acknowledged event was stored (when the target "
-    "has the /_harness/ inspection API), and exits 1 naming any broken threshold."
+    "has the /_harness/ inspection API), and exits 1 naming every check that failed. By default a run fails when any request failed, when no request "
+    "got an answer, when an acknowledged event was lost or, in the open model, when any planned send was missed; "
+    "--max-error-rate and --max-missed set those tolerances."
 )
 
 
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     options = load_run.LoadOptions(
         url=args.url, api_key=args.api_key, scenario=args.scenario, users=users, spawn_rate=spawn_rate,
         duration_s=args.duration, processes=args.processes, report_dir=args.report_dir, seed=args.seed,
-        thresholds=load_run.Thresholds(args.max_p95, args.max_p99, args.max_error_rate, args.min_rps),
+        thresholds=load_run.Thresholds(args.max_p95, args.max_p99, args.max_error_rate, args.min_rps,
+                                       args.max_missed),
         allow_production=args.allow_production, arrival_rate=args.arrival_rate, ramp_s=args.ramp,
     )
     try:
@@ -75,8 +78,37 @@ def _add_thresholds(parser: argparse.ArgumentParser) -> None:
                        help="fail when the overall p95 latency is above MS (open model: the corrected latency)")
     group.add_argument("--max-p99", type=float, metavar="MS",
                        help="fail when the overall p99 latency is above MS (open model: the corrected latency)")
-    group.add_argument("--max-error-rate", type=float, metavar="R", help="fail when more than this fraction failed")
+    group.add_argument("--max-error-rate", type=_fraction, default=0.0, metavar="R",
+                       help="fail when more than this fraction (0 to 1) of requests failed (default 0: fail when "
+                            "any request failed)")
     group.add_argument("--min-rps", type=float, metavar="N", help="fail below N requests/s")
+    group.add_argument("--max-missed", type=_missed, default=0, metavar="N|R",
+                       help="open model: fail when more than N planned sends (an integer), or more than the fraction "
+                            "R (between 0 and 1) of them, were missed because the load generator fell behind "
+                            "(default 0: fail when any was missed)")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1 (e.g. 0.01 for 1%)")
+    return value
+
+
+def _missed(text: str) -> int | float:
+    if text.strip().isdigit():
+        return int(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a count (0, 1, 2, ...) nor a fraction between 0 and 1 "
+                                         "of the planned sends")
+    return value
 
 
 def _duration(text: str) -> int:

@@ -16,12 +16,23 @@ class UsageError(Exception):
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Limits the run must stay within (None: not checked); a broken one makes the run exit 1."""
+    """Limits the run must stay within (None: not checked); a broken one makes the run exit 1.  The error
+    rate and the open model's missed sends are always checked: by default none may fail or be missed."""
 
     max_p95_ms: float | None = None
     max_p99_ms: float | None = None
-    max_error_rate: float | None = None
+    max_error_rate: float = 0.0
+    """The share of requests that may fail, in [0, 1]."""
     min_rps: float | None = None
+    max_missed: int | float = 0
+    """Open model: planned sends that may be missed, a count (an int) or a fraction in (0, 1) of those planned."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_error_rate <= 1:  # also refuses NaN
+            raise UsageError(f"--max-error-rate must be a fraction between 0 and 1, got {self.max_error_rate!r}")
+        if not (isinstance(self.max_missed, int) and self.max_missed >= 0) and not 0 < self.max_missed < 1:
+            raise UsageError(f"--max-missed must be a count (0, 1, 2, ...) or a fraction between 0 and 1, "
+                             f"got {self.max_missed!r}")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ so this module never imports it.  Without a URL the reference endpoint is starte
 the run.  Before the clock starts every corpus chunk the run may need is generated, on all cores.
 Afterwards the run's results are read back (:mod:`harness.load.results`), the ledgers reconciled with what
 the endpoint stored, and the summary written and printed (:mod:`harness.load.summary`).  Exit status: 0
-all well, 1 a threshold broken or events lost, 2 usage errors.
+all well, 1 a check failed (by default: any request failed, none was answered, an acknowledged event was
+lost, or an open-model send was missed; see :mod:`harness.load.verdict`), 2 usage errors.
 
 The report directory never holds the API key in full, so it can be shared (a CI artifact).  What does hold
 it stays out: the corpus cache and the bodies of failed requests live under the corpus directory
@@ -77,13 +78,13 @@ def run(options: LoadOptions) -> int:
         stats, failures = results.read_results(report_dir)
         delivery = ledger.reconcile(report_dir, results.stored_uuids(url, options.api_key, started_ms))
     hdr = latency.read_report(report_dir) if options.arrival_rate else None
-    verdict = summary.build(options, url, seed, stats, failures, delivery, hdr)
+    outcome = summary.build(options, url, seed, stats, failures, delivery, hdr)
     if hdr is not None:
         summary.embed_plot(report_dir / files.HTML_REPORT, Path(hdr["files"]["plot"]))
-    verdict["broken_thresholds"] = broken = summary.broken(options, stats, delivery, hdr, locust_status)
-    (report_dir / files.SUMMARY).write_text(json.dumps(verdict, indent=2) + "\n")
-    print(summary.render(verdict))
-    return 1 if broken else 0
+    outcome.update(summary.judge(options, stats, failures, delivery, hdr, locust_status))
+    (report_dir / files.SUMMARY).write_text(json.dumps(outcome, indent=2) + "\n")
+    print(summary.render(outcome))
+    return 0 if outcome["verdict"]["passed"] else 1
 
 
 def _check(options: LoadOptions) -> None:

@@ -1,4 +1,5 @@
-"""A load run's verdict: ``summary.json``, the thresholds it broke, and the lines printed at the end.
+"""A load run's summary: ``summary.json``, the checks applied (:mod:`harness.load.verdict`) and the verdict,
+and the lines printed at the end.
 
 The summary holds what the run measured (:mod:`harness.load.results`), what the ledger reconciled
 (:mod:`harness.load.ledger`) and, for an open-model run, the latency report
@@ -13,15 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.load import files, latency
+from harness.load import files, latency, verdict
 from harness.load.ledger import Reconciliation
-from harness.load.options import LoadOptions, Thresholds
+from harness.load.options import LoadOptions
 from harness.safety import mask_token
 
 
 def build(options: LoadOptions, url: str, seed: int, stats: list[dict[str, Any]], failures: list[dict[str, Any]],
           delivery: Reconciliation, hdr: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The summary of a run, without its verdict (``broken_thresholds``, from :func:`broken`)."""
+    """The summary of a run, without its verdict (``checks`` and ``verdict``, from :func:`judge`)."""
     total = next((row for row in stats if row["name"] == files.TOTAL), None)
     requests = total["requests"] if total else 0
     report_dir = options.report_dir
@@ -43,17 +44,22 @@ def build(options: LoadOptions, url: str, seed: int, stats: list[dict[str, Any]]
     return summary
 
 
-def broken(options: LoadOptions, stats: list[dict[str, Any]], delivery: Reconciliation,
-           hdr: Mapping[str, Any] | None, locust_status: int) -> list[str]:
-    """Every reason the run failed: a broken threshold (for an open-model run, its latency thresholds on the
-    corrected figures), lost events, a missing latency report, Locust's own failure; empty when all is well."""
-    reasons = broken_thresholds(options.thresholds, corrected_stats(stats, hdr), delivery)
+def judge(options: LoadOptions, stats: list[dict[str, Any]], failures: list[dict[str, Any]],
+          delivery: Reconciliation, hdr: Mapping[str, Any] | None, locust_status: int) -> dict[str, Any]:
+    """The run's verdict, for ``summary.json``: ``checks`` (every check applied, with its limit and figure),
+    ``verdict`` (``passed`` and the ``reasons`` it failed) and ``broken_thresholds`` (the same reasons).
+    An open-model run's latency checks use the corrected figures.  Besides the checks, a missing latency
+    report and Locust's own failure fail the run."""
+    applied = verdict.checks(options.thresholds, corrected_stats(stats, hdr), failures, delivery,
+                             hdr["plan"] if hdr is not None else None)
+    reasons = [check.reason for check in applied if check.reason]
     if options.arrival_rate and hdr is None:
         reasons.append(f"the open model's latency report {options.report_dir / files.LATENCY_REPORT} is missing "
                        f"(see {files.LOCUST_LOG})")
     if locust_status not in (0, 1):
         reasons.append(f"Locust exited with status {locust_status} (see {options.report_dir / files.LOCUST_LOG})")
-    return reasons
+    return {"checks": [check.to_json() for check in applied], "verdict": {"passed": not reasons, "reasons": reasons},
+            "broken_thresholds": reasons}
 
 
 def corrected_stats(stats: list[dict[str, Any]], report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -64,30 +70,6 @@ def corrected_stats(stats: list[dict[str, Any]], report: Mapping[str, Any] | Non
         return stats
     return [{**row, "p95": corrected["p95"], "p99": corrected["p99"], "corrected": True}
             if row["name"] == files.TOTAL else row for row in stats]
-
-
-def broken_thresholds(thresholds: Thresholds, stats: list[dict[str, Any]], delivery: Reconciliation) -> list[str]:
-    """The thresholds ``stats`` break, and the events ``delivery`` lost, each as a sentence."""
-    total = next((row for row in stats if row["name"] == files.TOTAL), None)
-    if total is None or total["requests"] == 0:
-        return [f"no request was sent (see {files.LOCUST_LOG})"]
-    broken = []
-    error_rate = total["failures"] / total["requests"]
-    which = "corrected " if total.get("corrected") else ""
-    limits = ((thresholds.max_p95_ms, total["p95"], f"{which}p95 latency", "ms", max),
-              (thresholds.max_p99_ms, total["p99"], f"{which}p99 latency", "ms", max),
-              (thresholds.max_error_rate, error_rate, "error rate", "", max),
-              (thresholds.min_rps, total["rps"], "requests/s", "", min))
-    for limit, actual, label, unit, kind in limits:
-        if limit is None or actual is None:
-            continue
-        if (kind is max and actual > limit) or (kind is min and actual < limit):
-            word = "above" if kind is max else "below"
-            broken.append(f"{label} {actual:.4g}{unit} is {word} the threshold {limit:g}{unit}")
-    if delivery.lost:
-        examples = ", ".join(delivery.lost_examples[:3])
-        broken.append(f"{delivery.lost} acknowledged events were not stored (e.g. {examples})")
-    return broken
 
 
 def render(summary: Mapping[str, Any]) -> str:
@@ -103,10 +85,12 @@ def render(summary: Mapping[str, Any]) -> str:
     if summary["errors"]:
         lines += ["", "errors:"] + [f"  {e['occurrences']:>7,}  {e['name']}: {e['error']}" for e in summary["errors"]]
     lines += ["", _delivery_line(summary["delivery"])]
-    broken = summary.get("broken_thresholds") or []
     if summary.get("open_model"):
         lines += ["", *latency.render({"plan": summary["open_model"], "latency_ms": summary["latency_hdr_ms"]})]
-    lines += ["", *(f"FAILED: {reason}" for reason in broken)] if broken else ["", "all thresholds met"]
+    lines += ["", "checks: " + "; ".join(f"{c['text']} {'ok' if c['passed'] else 'FAILED'}"
+                                         for c in summary.get("checks", []))]
+    reasons = summary.get("verdict", {}).get("reasons", [])
+    lines += [f"FAILED: {reason}" for reason in reasons] if reasons else ["PASSED"]
     lines.append(f"reports: {summary['report']['html']}, {Path(summary['report']['html']).parent / files.SUMMARY}")
     return "\n".join(lines)
 

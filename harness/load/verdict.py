@@ -1,0 +1,112 @@
+"""A load run's checks and verdict: every check that was applied, its limit, its figure and whether it passed.
+
+A run fails by default when any request failed (like Locust's ``--exit-code-on-error``), when no request
+got an answer at all, when an acknowledged event was not stored and, in the open model, when any planned
+send was missed.  ``--max-error-rate`` and ``--max-missed`` set those tolerances; the latency and rate
+thresholds are checked only when given.  Only the checks applied are listed, so the summary never claims a
+threshold that was not set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checks import Title
+from harness.load import files
+from harness.load.ledger import Reconciliation
+from harness.load.options import Thresholds
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    limit: float
+    value: float
+    passed: bool
+    text: str
+    """The check with its figures, e.g. ``error rate 0.00% <= 0.00%``."""
+    reason: str | None = None
+    """Why it failed, as a sentence (None when it passed)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "limit": self.limit, "value": self.value, "passed": self.passed,
+                "text": self.text, **({"reason": self.reason} if self.reason else {})}
+
+
+def answered(total: Mapping[str, Any], errors: list[dict[str, Any]]) -> int:
+    """Requests that got an answer: Locust's count without those whose connection failed (refused, reset,
+    timed out, TLS)."""
+    unanswered = sum(int(e["occurrences"]) for e in errors if e["error"] == str(Title.CONNECTION_FAILED))
+    return max(0, int(total["requests"]) - unanswered)
+
+
+def checks(thresholds: Thresholds, stats: list[dict[str, Any]], errors: list[dict[str, Any]],
+           delivery: Reconciliation, plan: Mapping[str, Any] | None) -> list[Check]:
+    """The checks applied to a run, in order; ``stats`` with the open model's corrected latencies, if any."""
+    total = next((row for row in stats if row["name"] == files.TOTAL), None)
+    requests = int(total["requests"]) if total else 0
+    result = [_answered(total, errors)]
+    if total is not None and requests:
+        result.append(_error_rate(thresholds.max_error_rate, int(total["failures"]), requests))
+        which = "corrected " if total.get("corrected") else ""
+        for key, limit in (("p95", thresholds.max_p95_ms), ("p99", thresholds.max_p99_ms)):
+            if limit is not None and total[key] is not None:
+                passed = total[key] <= limit
+                result.append(Check(f"{which}{key}", limit, total[key], passed,
+                                    f"{which}{key} {total[key]:.0f}ms <= {limit:g}ms",
+                                    None if passed else f"{which}{key} latency {total[key]:.4g}ms is above the "
+                                                        f"threshold {limit:g}ms"))
+        if thresholds.min_rps is not None:
+            passed = total["rps"] >= thresholds.min_rps
+            result.append(Check("requests/s", thresholds.min_rps, total["rps"], passed,
+                                f"requests/s {total['rps']:,.0f} >= {thresholds.min_rps:g}",
+                                None if passed else f"requests/s {total['rps']:.4g} is below the threshold "
+                                                    f"{thresholds.min_rps:g}"))
+    if delivery.checked:
+        examples = ", ".join(delivery.lost_examples[:3])
+        result.append(Check("lost after ack", 0, delivery.lost, not delivery.lost, f"lost after ack {delivery.lost:,}",
+                            f"{delivery.lost} acknowledged events were not stored (e.g. {examples})"
+                            if delivery.lost else None))
+    if plan is not None:
+        result.append(missed(thresholds.max_missed, int(plan.get("missed", 0)), int(plan.get("planned", 0))))
+    return result
+
+
+def _answered(total: Mapping[str, Any] | None, errors: list[dict[str, Any]]) -> Check:
+    requests = int(total["requests"]) if total else 0
+    got = answered(total, errors) if total else 0
+    if not requests:
+        reason = f"no request was answered or failed within the run: Locust counted none (see {files.LOCUST_LOG})"
+    else:
+        reason = (f"none of the {requests:,} requests sent got an answer: every connection failed (refused, reset "
+                  "or timed out; is the endpoint listening at --url?)")
+    return Check("answered", 1, got, got > 0, f"answered {got:,} of {requests:,} >= 1", None if got else reason)
+
+
+def _error_rate(limit: float, failures: int, requests: int) -> Check:
+    rate = failures / requests
+    passed = rate <= limit
+    reason = None
+    if not passed:
+        reason = f"{failures:,} of {requests:,} requests failed ({rate:.2%}); " + (
+            "pass --max-error-rate R to tolerate a share of failures" if limit == 0
+            else f"more than --max-error-rate {limit:g}")
+    return Check("error rate", limit, rate, passed, f"error rate {rate:.2%} <= {limit:.2%}", reason)
+
+
+def missed(limit: float, missed_sends: int, planned: int) -> Check:
+    """The open model's missed sends against ``limit``: a count (an int) or a fraction of planned sends."""
+    fraction = missed_sends / planned if planned else 0.0
+    if isinstance(limit, int):
+        passed, shown = missed_sends <= limit, f"missed sends {missed_sends:,} <= {limit:,}"
+    else:
+        passed, shown = fraction <= limit, f"missed sends {fraction:.2%} <= {limit:.2%}"
+    reason = None
+    if not passed:
+        reason = (f"{missed_sends:,} of {planned:,} planned sends were missed ({fraction:.2%}): the load generator "
+                  "was the bottleneck, not the endpoint; raise its capacity with more --processes (or -u), or "
+                  "lower --arrival-rate" + (", or pass --max-missed N|R to tolerate some" if not limit else ""))
+    return Check("missed sends", limit, missed_sends if isinstance(limit, int) else fraction, passed, shown, reason)
+

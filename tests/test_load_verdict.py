@@ -1,0 +1,88 @@
+"""The load run's checks and verdict from figures alone (no Locust run): the open model's missed sends,
+the default error-rate check, a run with nothing answered, and that only the checks applied are listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.load import summary
+from harness.load.ledger import Reconciliation
+from harness.load.options import LoadOptions, Thresholds, UsageError
+
+DELIVERED = Reconciliation(sent=1000, acknowledged=1000, stored=1000, lost=0, duplicated=0, unexpected=0,
+                           lost_examples=(), checked=True)
+
+
+def _options(thresholds: Thresholds, arrival_rate: float | None = 100.0) -> LoadOptions:
+    return LoadOptions(url="http://127.0.0.1:1", api_key="phc_x", scenario="capture", users=5, spawn_rate=5,
+                       duration_s=10, processes=1, report_dir=Path("report"), seed=1, thresholds=thresholds,
+                       arrival_rate=arrival_rate)
+
+
+def _stats(requests: int, failures: int = 0) -> list[dict[str, Any]]:
+    return [{"name": "Aggregated", "requests": requests, "failures": failures, "rps": requests / 10,
+             "p50": 2.0, "p95": 4.0, "p99": 8.0, "max": 20.0}]
+
+
+def _hdr(planned: int, missed: int) -> dict[str, Any]:
+    return {"plan": {"planned": planned, "sent": planned - missed, "missed": missed, "unsent": 0},
+            "latency_ms": {}}
+
+
+def _judge(thresholds: Thresholds, missed: int, planned: int = 1000) -> dict[str, Any]:
+    return summary.judge(_options(thresholds), _stats(planned - missed), [], DELIVERED, _hdr(planned, missed), 0)
+
+
+def test_by_default_any_missed_send_fails_and_names_the_generator() -> None:
+    verdict = _judge(Thresholds(), missed=12)
+    assert verdict["verdict"]["passed"] is False
+    (reason,) = verdict["verdict"]["reasons"]
+    assert reason.startswith("12 of 1,000 planned sends were missed (1.20%): the load generator was the bottleneck, "
+                             "not the endpoint"), reason
+    assert "--processes" in reason and "lower --arrival-rate" in reason and "--max-missed" in reason
+    missed = verdict["checks"][-1]
+    assert {k: missed[k] for k in ("name", "limit", "value", "passed")} == \
+        {"name": "missed sends", "limit": 0, "value": 12, "passed": False}
+
+
+@pytest.mark.parametrize("limit, missed, passed", [(12, 12, True), (11, 12, False), (0.05, 50, True),
+                                                   (0.05, 51, False), (0, 0, True)])
+def test_max_missed_is_a_count_or_a_fraction_of_planned_sends(limit: int | float, missed: int, passed: bool) -> None:
+    verdict = _judge(Thresholds(max_missed=limit), missed=missed)
+    assert verdict["verdict"]["passed"] is passed, verdict
+    assert verdict["checks"][-1]["passed"] is passed
+    assert verdict["checks"][-1]["text"].startswith("missed sends ")
+
+
+def test_a_clean_run_lists_only_the_checks_applied() -> None:
+    verdict = summary.judge(_options(Thresholds(max_p95_ms=50), arrival_rate=None), _stats(340), [], DELIVERED,
+                            None, 0)
+    assert [check["text"] for check in verdict["checks"]] == [
+        "answered 340 of 340 >= 1", "error rate 0.00% <= 0.00%", "p95 4ms <= 50ms", "lost after ack 0"]
+    assert verdict["verdict"] == {"passed": True, "reasons": []}
+
+
+def test_a_failed_request_fails_by_default_saying_how_to_tolerate_it() -> None:
+    verdict = summary.judge(_options(Thresholds(), arrival_rate=None), _stats(340, failures=12),
+                            [{"name": "capture json", "error": "server error (500)", "occurrences": 12}],
+                            DELIVERED, None, 1)
+    assert verdict["verdict"]["reasons"] == [
+        "12 of 340 requests failed (3.53%); pass --max-error-rate R to tolerate a share of failures"]
+
+
+def test_a_run_with_nothing_counted_does_not_claim_nothing_was_sent() -> None:
+    verdict = summary.judge(_options(Thresholds(max_error_rate=1), arrival_rate=None), _stats(0), [],
+                            DELIVERED, None, 0)
+    assert verdict["verdict"]["passed"] is False
+    assert "no request was sent" not in " ".join(verdict["verdict"]["reasons"])
+    assert verdict["verdict"]["reasons"][0].startswith("no request was answered or failed within the run")
+
+
+@pytest.mark.parametrize("settings", [{"max_error_rate": 2}, {"max_error_rate": -0.1}, {"max_error_rate": float("nan")},
+                                      {"max_missed": 1.5}, {"max_missed": -1}])
+def test_thresholds_out_of_range_are_refused(settings: dict[str, Any]) -> None:
+    with pytest.raises(UsageError, match="--max-"):
+        Thresholds(**settings)
