@@ -9,12 +9,14 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	.ci/install-browser
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/capture-harness load --report-dir out/load -t 20s
 
 test: $(STAMP)
+	@.ci/install-browser --check
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
@@ -26,6 +28,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_generate.py
 	$(PY) benchmarks/bench_validate.py
+	$(PY) benchmarks/bench_fairness.py
 	$(PY) benchmarks/bench_server.py
 	$(PY) benchmarks/bench_locust.py
 

@@ -75,6 +75,8 @@ class Title(enum.StrEnum):
                  "the contract suite got no HTTP answer: connection refused or reset, or none within --capture-timeout")
     CONNECTION_FAILED = ("connection failed", Concern.TRANSPORT,
                          "a load test request got no HTTP answer (Locust's status 0): refused, reset or timed out")
+    TLS_FAILED = ("TLS verification failed", Concern.TRANSPORT,
+                  "a load test request's TLS handshake failed: its certificate did not verify (--ca-bundle, --insecure)")
     SERVER_ERROR = ("server error", Concern.STATUS,
                     "a 5xx: nothing a client sends may get one, so the endpoint broke (injected faults aside)")
     ACCEPTED_INVALID = ("accepted an invalid request", Concern.STATUS,

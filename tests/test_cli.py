@@ -240,3 +240,70 @@ def test_the_readme_validate_sample_is_the_true_output(tmp_path: Path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "out/x.jsonl"]) == 1
     assert capsys.readouterr().out == sample.group(1)
+
+
+def test_the_capped_line_reader_reports_a_long_line_once_and_reads_on() -> None:
+    import io
+
+    from harness.cli.inputs import capped_lines
+
+    stream = io.BytesIO(b"short\n" + b"x" * 1000 + b"\n" + b"12345678\r\n" + b"123456789\n" + b"tail")
+    assert list(capped_lines(stream, 8)) == [b"short\n", None, b"12345678\r\n", None, b"tail"]
+    from harness.cli.inputs import _Chain  # a pipe: the head read to tell JSON from JSON lines, then the rest
+
+    chained = _Chain(b"ab\ncd", io.BytesIO(b"ef\n" + b"z" * 20 + b"\ngh"))
+    assert list(capped_lines(chained, 8)) == [b"ab\n", b"cdef\n", None, b"gh"]
+
+
+def test_a_line_over_the_maximum_size_is_an_input_error_and_the_others_are_judged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    long = '{"event": "e", "distinct_id": "u", "api_key": "phc_abc", "properties": {"x": "' + "y" * 200 + '"}}'
+    path = _write(tmp_path, "long.jsonl", GOOD + "\n" + long + "\n" + GOOD + "\n")
+    assert main(["validate", "--max-document-size", "100", path]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"error: {path}:2: line over the maximum document size of 100 bytes; split it into "
+                            "smaller documents, or raise --max-document-size\n")
+    assert "2 documents: 2 accepted, 0 rejected, 0 with warnings; 1 input errors" in captured.out
+    pretty = _write(tmp_path, "big.json", json.dumps({"api_key": "phc_abc", "batch": [json.loads(GOOD)] * 5}, indent=2))
+    assert main(["validate", "--max-document-size", "100", pretty]) == 2
+    assert f"{pretty}:1: document over the maximum document size of 100 bytes" in capsys.readouterr().err
+
+
+def test_a_json_lines_input_over_the_maximum_size_is_read_line_by_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, "many.txt", (GOOD + "\n") * 50)  # no .jsonl name: told apart by its first line
+    assert main(["validate", "--max-document-size", "100", path]) == 0
+    assert "50 documents: 50 accepted" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_validate_dev_zero_ends_with_the_size_error() -> None:
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "validate", "/dev/zero"], capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert done.returncode == 2
+    assert "error: /dev/zero:1: document over the maximum document size of 33,554,432 bytes" in done.stderr
+    assert "--max-document-size" in done.stderr
+
+
+def test_the_json_report_is_what_json_dump_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The results are spooled, not held: the report must still be byte for byte ``json.dump(..., indent=2)``."""
+    path = _write(tmp_path, "r.jsonl", '{"event": "e", "properties": {"é": 1}}\n' * 3 + GOOD + "\n")
+    assert main(["validate", "--format", "json", path]) == 1
+    out = capsys.readouterr().out
+    assert out == json.dumps(json.loads(out), ensure_ascii=False, indent=2) + "\n"
+    assert len(json.loads(out)["results"]) == 3
+
+
+def test_a_closed_output_pipe_ends_generate_quietly() -> None:
+    """`generate | head -1`: the reader takes one line and closes the pipe; generate ends with 0 and says nothing."""
+    writer = subprocess.Popen([sys.executable, "-m", "harness.cli", "generate", "--count", "200000"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert writer.stdout is not None and writer.stderr is not None
+    assert writer.stdout.readline().startswith(b"{")
+    writer.stdout.close()
+    try:
+        stderr = writer.stderr.read()
+        assert writer.wait(timeout=120) == 0, stderr
+    finally:
+        writer.kill()
+    assert stderr == b""

@@ -2,10 +2,13 @@
 
 - The whole suite (``pytest --pyargs harness.contract`` in a subprocess, as a user runs it) passes against
   the embedded reference endpoint, every category present (its wall time recorded as a junitxml property).
-- Six deliberate defects, each a test-only wrapper or setting of the reference server (never an option a
+- Eleven deliberate defects, each a test-only wrapper or setting of the reference server (never an option a
   user sees), are each reported by the right tests, in the right category, under its catalogued title:
   (a) a missing token accepted, (b) gzip only when hinted, (c) a partial batch accepted, (d) a 5xx on
-  emoji, (e) a wrong success body, (f) events acknowledged but not stored.
+  emoji, (e) a wrong success body, (f) events acknowledged but not stored; and five §12 rules no test
+  failed on before the coverage map named them: (g) events checked before the token (rule 15), (h) no
+  payload acknowledged (rule 3), (i) a form content type ignored (rule 4), (j) a retry refused (rule 29),
+  (k) a nameless object refused on ``/engage`` (rule 9).
 - The machinery: production hosts refused before anything is sent (plugin and CLI), tagging never changes
   a verdict, payloads of exact sizes, the gzip bomb, findings that never print a user's key.
 """
@@ -45,7 +48,7 @@ from harness.spec.body import DEFAULT_TOKEN, events_of
 from harness.spec.jsontext import strict_loads, to_json
 from harness.spec.rules import EVENT_SIZE_LIMIT
 from harness.spec.validation import parse_rejection
-from harness.wire import GZIP_MAGIC, V0_PATHS, WireRequest, decode_payload
+from harness.wire import FORM_CONTENT_TYPE, GZIP_MAGIC, V0_PATHS, WireRequest, decode_payload
 
 # --- running the suite as a user does -----------------------------------------------------------------
 
@@ -281,6 +284,81 @@ def acknowledged_not_stored(store: Store) -> Any:
     return CaptureApp(store, Faults(drop_rate=1.0))
 
 
+# (g) to (k): rules no test failed on before the coverage map (harness.contract.coverage) named them
+
+
+class TokenCheckedAfterEvents(Defect):
+    """(g) Events are checked before the token: a body with an empty event name gets 400 even without a token
+    (§12 rule 15: the 401 wins)."""
+
+    async def handle(self, scope: Scope, body: bytes, send: Send) -> None:
+        document = self.document(scope, body)
+        if any(isinstance(event, dict) and event.get("event") == "" for event in events_of(document)):
+            await self.respond(send, 400, b"event submitted with an empty event name", content_type=b"text/plain")
+        else:
+            await self.forward(scope, body, send)
+
+    def document(self, scope: Scope, body: bytes) -> Any:
+        text = self.payload_text(scope, body)
+        try:
+            return json.loads(text) if text is not None else None
+        except ValueError:
+            return None
+
+
+class EmptyPayloadAccepted(Defect):
+    """(h) A request with neither a body nor ``?data=`` is acknowledged (§12 rule 3: 400)."""
+
+    async def handle(self, scope: Scope, body: bytes, send: Send) -> None:
+        if not body and b"data=" not in scope["query_string"]:
+            await self.respond(send, 200, b'{"status":"Ok"}')
+        else:
+            await self.forward(scope, body, send)
+
+
+class FormTypeIgnored(Defect):
+    """(i) A JSON body under the form content type is read as JSON anyway (§12 rule 4: 400)."""
+
+    async def handle(self, scope: Scope, body: bytes, send: Send) -> None:
+        headers = dict(scope["headers"])
+        if headers.get(b"content-type") == FORM_CONTENT_TYPE.encode() and body[:1] in (b"{", b"["):
+            headers[b"content-type"] = b"application/json"
+            scope = {**scope, "headers": list(headers.items())}
+        await self.forward(scope, body, send)
+
+
+class ResentRefused(TokenCheckedAfterEvents):
+    """(j) A request resending an acknowledged uuid is refused with 400 (§12 rule 29: a retry is acknowledged)."""
+
+    def __init__(self, app: CaptureApp) -> None:
+        super().__init__(app)
+        self.seen: set[str] = set()
+
+    async def handle(self, scope: Scope, body: bytes, send: Send) -> None:
+        uuids = {event["uuid"] for event in events_of(self.document(scope, body))
+                 if isinstance(event, dict) and isinstance(event.get("uuid"), str) and event["uuid"]}
+        if uuids & self.seen:
+            await self.respond(send, 400, b"duplicate uuid", content_type=b"text/plain")
+            return
+        status, headers, answer = await self.call(scope, body)
+        if status == 200:
+            self.seen |= uuids
+        await self.respond(send, status, answer, headers, dict(headers).get(b"content-type", b"text/plain"))
+
+
+class NamelessRefusedOnEngage(TokenCheckedAfterEvents):
+    """(k) ``/engage`` refuses an object without ``event`` like every other path (§12 rule 9: it is valid there)."""
+
+    async def handle(self, scope: Scope, body: bytes, send: Send) -> None:
+        document = self.document(scope, body)
+        if scope["path"].startswith("/engage") and isinstance(document, dict) \
+                and "event" not in document and "batch" not in document:
+            await self.respond(send, 400, b"failed to hydrate events from request: non-engage request missing "
+                                          b"event name attribute", content_type=b"text/plain")
+        else:
+            await self.forward(scope, body, send)
+
+
 
 @dataclass(frozen=True)
 class Expectation:
@@ -347,6 +425,34 @@ DEFECTS: dict[str, Expectation] = {
                  Title.NOT_STORED},
         allowed={"delivery": frozenset({Title.NOT_STORED})},
         passing=("test_delivery::test_request_with_one_invalid_event_stores_nothing[event-name-empty-in-an-array]",)),
+    "g-token-checked-after-events": Expectation(
+        _wrapped(TokenCheckedAfterEvents), "rejection",
+        failing={"test_rejection::test_token_error_wins_over_event_errors[event-name-empty]": Title.UNEXPECTED_STATUS},
+        allowed={"rejection": frozenset({Title.UNEXPECTED_STATUS})},
+        passing=("test_rejection::test_rule_breaking_body_is_refused[event-name-empty-/batch/]",
+                 "test_rejection::test_token_error_wins_over_event_errors[distinct-id-missing]")),
+    "h-empty-payload-accepted": Expectation(
+        _wrapped(EmptyPayloadAccepted), "rejection or acceptance",
+        failing={"test_rejection::test_request_without_payload_is_400[*": ACCEPTED},
+        allowed={"rejection": frozenset({ACCEPTED})},
+        passing=("test_acceptance::test_valid_payload_gets_the_contracts_status[/batch-get-data-groupidentify]",
+                 "test_rejection::test_rule_breaking_body_is_refused[batch-empty-/batch/]")),
+    "i-form-type-ignored": Expectation(
+        _wrapped(FormTypeIgnored), "rejection or acceptance",
+        failing={"test_rejection::test_form_content_type_on_a_non_form_body_is_400": ACCEPTED},
+        allowed={"rejection": frozenset({ACCEPTED})},
+        passing=("test_acceptance::test_valid_payload_gets_the_contracts_status[/capture-form-alias]",
+                 "test_acceptance::test_valid_payload_gets_the_contracts_status[/capture-form-lz64-groupidentify]")),
+    "j-resent-refused": Expectation(
+        _wrapped(ResentRefused), "acceptance",
+        failing={"test_acceptance::test_a_resent_request_is_acknowledged_again[*": Title.REJECTED_VALID},
+        allowed={"acceptance": frozenset({Title.REJECTED_VALID})},
+        passing=("test_acceptance::test_valid_payload_gets_the_contracts_status[/i/v0/e/-json-groupidentify]",)),
+    "k-nameless-refused-on-engage": Expectation(
+        _wrapped(NamelessRefusedOnEngage), "acceptance",
+        failing={"test_acceptance::test_nameless_object_is_accepted_on_engage[*": Title.REJECTED_VALID},
+        allowed={"acceptance": frozenset({Title.REJECTED_VALID})},
+        passing=("test_acceptance::test_valid_payload_gets_the_contracts_status[/engage/-json-alias]",)),
 }
 
 

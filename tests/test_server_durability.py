@@ -20,13 +20,16 @@ import contextlib
 import http.client
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -168,3 +171,63 @@ def test_sigterm_mid_load_exits_0_and_checkpoints_the_wal(tmp_path: Path) -> Non
     stored = stored_uuids(db)
     assert_nothing_acknowledged_is_lost(clients, stored)
     assert len(stored) >= BATCH_SIZE
+
+
+# --- a damaged store is refused at start; a failing one answers 503 -------------------------------------
+
+
+def damaged_store(db: Path) -> None:
+    """A real store with events whose table pages are then overwritten (the header page is kept)."""
+    from harness.server import Store, records
+
+    store = Store(db)
+    context = records.Context("phc_durability", "127.0.0.1", datetime.now(UTC), None, False)
+    store.add(records.build_all([{"event": "e", "distinct_id": f"user-{i}", "properties": {"pad": "x" * 200}}
+                                 for i in range(2000)], context))
+    store.close()
+    with db.open("r+b") as file:
+        file.seek(3 * 4096)
+        file.write(bytes(range(256)) * 64)  # four pages of nonsense
+
+
+def test_a_damaged_store_is_refused_at_start(tmp_path: Path) -> None:
+    from harness.server.store import CorruptStore, Store
+
+    db = tmp_path / "events.sqlite3"
+    damaged_store(db)
+    with pytest.raises(CorruptStore, match="move it away"):
+        Store(db)
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "serve", "--db", str(db), "--port", "0"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr
+    assert str(db) in result.stderr and "corrupt" in result.stderr and "move it away" in result.stderr, result.stderr
+
+
+def test_a_failing_store_answers_503_with_retry_after_and_counts_after_the_commit(tmp_path: Path) -> None:
+    from harness.server import CaptureApp, Store
+    from harness.server.runner import running
+    from tests.support import request
+
+    class FailingStore(Store):
+        failing = True
+
+        def add(self, batch: Any) -> None:
+            if self.failing:
+                raise sqlite3.OperationalError("database or disk is full")
+            super().add(batch)
+
+    store = FailingStore(tmp_path / "events.sqlite3")
+    body = orjson.dumps({"event": "e", "distinct_id": "user-1", "token": TOKEN})
+    with running(CaptureApp(store)) as server:
+        status, headers, reply = request(server.url, "POST", "/e/", body, {"Content-Type": "application/json"})
+        assert status == 503, reply
+        assert dict((k.lower(), v) for k, v in headers.items()).get("retry-after") == "1"
+        stats = orjson.loads(request(server.url, "GET", "/_harness/stats")[2])
+        assert stats["accepted_events"] == 0 and stats["stored_events"] == 0, stats
+        assert stats["requests"]["/e/"] == {"503": 1}, stats
+        assert stats["rejections"].get("store: 503") == 1, stats
+        store.failing = False
+        status, _, reply = request(server.url, "POST", "/e/", body, {"Content-Type": "application/json"})
+        assert status == 200, reply
+        stats = orjson.loads(request(server.url, "GET", "/_harness/stats")[2])
+        assert stats["accepted_events"] == 1 and stats["stored_events"] == 1, stats

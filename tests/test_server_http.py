@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -34,6 +35,10 @@ def call(server: Running, method: str, target: str, body: bytes | None = None,
 
 def post_json(server: Running, path: str, payload: Any, **headers: str) -> tuple[int, dict[str, str], bytes]:
     return call(server, "POST", path, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers})
+
+
+def faults(server: Running, body: bytes, method: str = "POST") -> tuple[int, dict[str, str], bytes]:
+    return call(server, method, "/_harness/faults", body, {"Content-Type": "application/json"})
 
 
 def event(**fields: Any) -> dict[str, Any]:
@@ -280,12 +285,11 @@ def test_stats_and_reset(server: Running) -> None:
 
 
 def test_fault_injection_errors_and_drops(server: Running) -> None:
-    status, _, body = call(server, "POST", "/_harness/faults", json.dumps({"error_rate": 1.0,
-                                                                           "error_statuses": [429]}).encode())
+    status, _, body = faults(server, json.dumps({"error_rate": 1.0, "error_statuses": [429]}).encode())
     assert status == 200 and json.loads(body)["error_rate"] == 1.0
     status, headers, _ = post_json(server, "/e/", event())
     assert status == 429 and headers["retry-after"] == "1"
-    call(server, "POST", "/_harness/faults", json.dumps({"error_rate": 0.0, "drop_rate": 1.0}).encode())
+    faults(server, json.dumps({"error_rate": 0.0, "drop_rate": 1.0}).encode())
     assert post_json(server, "/e/", event())[0] == 200
     assert stored(server) == []
     assert json.loads(call(server, "GET", "/_harness/stats")[2])["dropped_events"] == 1
@@ -294,10 +298,10 @@ def test_fault_injection_errors_and_drops(server: Running) -> None:
 
 
 def test_fault_settings_are_checked(server: Running) -> None:
-    status, _, body = call(server, "POST", "/_harness/faults", b'{"error_rate": 2}')
+    status, _, body = faults(server, b'{"error_rate": 2}')
     assert status == 400 and b"between 0 and 1" in body
-    assert call(server, "POST", "/_harness/faults", b'{"colour": 1}')[0] == 400
-    status, _, body = call(server, "PUT", "/_harness/faults", b"[1]")
+    assert faults(server, b'{"colour": 1}')[0] == 400
+    status, _, body = faults(server, b"[1]", "PUT")
     assert status == 400 and json.loads(body) == {"error": "send a JSON object of fault settings"}
 
 
@@ -327,3 +331,171 @@ def test_latency_and_stalls_delay_answers(tmp_path: Path) -> None:
         started = time.monotonic()
         assert call(slow, "GET", "/_harness/stats")[0] == 200
         assert time.monotonic() - started < 0.1  # inspection is never delayed
+
+
+# --- inspection parameters: 400 with the reason, never 500 ---------------------------------------------
+
+PYTHON_INTERNALS = ("Traceback", "<class", "Error", "object is not", "not supported between", "repr")
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("limit=0", "limit="), ("limit=-1", "limit="), ("limit=1001", "limit="), ("limit=", "limit="),
+        ("limit=99999999999999999999999999", "limit="), ("limit=1e3", "limit="), ("limit=%2B5", "limit="),
+        ("limit=%205", "limit="), ("limit=1_0", "limit="), ("limit=%D9%A3", "limit="),  # an Arabic-Indic 3
+        ("after=-1", "after="), ("after=9223372036854775808", "after="), ("after=99999999999999999999999", "after="),
+        ("after=x", "after="), ("since=99999999999999999999999999", "since="), ("since=-5", "since="),
+        ("since=", "since="), ("colour=red", "cannot filter on"), ("uuid=a&colour=red", "cannot filter on"),
+    ],
+)
+def test_bad_inspection_parameters_are_400_with_the_reason(server: Running, query: str, reason: str) -> None:
+    status, _, body = call(server, "GET", f"/_harness/events?{query}")
+    assert status == 400, query
+    error = json.loads(body)["error"]
+    assert reason in error and not any(internal in error for internal in PYTHON_INTERNALS), error
+
+
+@pytest.mark.parametrize("query", ["limit=1", "limit=1000", "after=0", "after=9223372036854775807", "since=0"])
+def test_inspection_parameters_at_their_bounds_are_accepted(server: Running, query: str) -> None:
+    assert call(server, "GET", f"/_harness/events?{query}")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"latency_ms": true}', "latency_ms must be a number"),
+        (b'{"error_rate": false}', "error_rate is a fraction"),
+        (b'{"drop_rate": true}', "drop_rate is a fraction"),
+        (b'{"retry_after_s": 1.5}', "retry_after_s must be a whole number"),
+        (b'{"retry_after_s": true}', "retry_after_s must be a whole number"),
+        (b'{"retry_after_s": -1}', "retry_after_s must be a whole number"),
+        (b'{"retry_after_s": "2"}', "retry_after_s must be a whole number"),
+        (b'{"latency_ms": "100"}', "latency_ms must be a number"),
+        (b'{"latency_ms": 1e300}', "latency_ms must be a number"),
+        (b'{"stall_every_s": null}', "stall_every_s must be a number"),
+        (b'{"jitter_ms": {}}', "jitter_ms must be a number"),
+        (b'{"error_statuses": 503}', "error_statuses must be a list"),
+        (b'{"error_statuses": []}', "error_statuses must be a list"),
+        (b'{"error_statuses": [true]}', "error_statuses must be a list"),
+        (b'{"error_statuses": [[503]]}', "error_statuses must be a list"),
+        (b'{"error_statuses": ["503"]}', "error_statuses must be a list"),
+        (b'{"error_statuses": [503.0]}', "error_statuses must be a list"),
+        (b'{"error_statuses": [404]}', "error_statuses must be a list"),
+        (b'{"colour": 1}', "unknown fault settings"),
+        (b"{", "the body is not JSON"),
+        (b'{"latency_ms": 99999999999999999999999}', "latency_ms must be a number"),
+        (b"\xff", "the body is not JSON"),
+        (b'"text"', "send a JSON object"),
+    ],
+)
+def test_bad_fault_settings_are_400_with_the_reason(server: Running, body: bytes, reason: str) -> None:
+    status, _, answer = faults(server, body)
+    assert status == 400, body
+    error = json.loads(answer)["error"]
+    assert reason in error and not any(internal in error for internal in PYTHON_INTERNALS), error
+    assert json.loads(call(server, "GET", "/_harness/faults")[2]) == Faults().to_json()  # nothing changed
+
+
+def test_a_whole_float_retry_after_is_a_whole_header(server: Running) -> None:
+    assert faults(server, b'{"error_rate": 1, "retry_after_s": 2.0}')[0] == 200
+    status, headers, _ = post_json(server, "/e/", event())
+    assert (status, headers["retry-after"]) == (503, "2")
+
+
+def test_stats_count_answers_of_failures_too(server: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_store(**_: Any) -> list[dict[str, Any]]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async def crashing(query: bytes, read_body: Any) -> tuple[int, Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(server.app.store, "events", broken_store)
+    status, headers, body = call(server, "GET", "/_harness/events")
+    assert (status, headers["retry-after"]) == (503, "1") and b"disk" not in body
+    monkeypatch.setitem(server.app.inspection.routes, ("/_harness/faults", "GET"), crashing)
+    assert call(server, "GET", "/_harness/faults")[0] == 500
+    requests = json.loads(call(server, "GET", "/_harness/stats")[2])["requests"]
+    assert requests["/_harness/events"] == {"503": 1} and requests["/_harness/faults"] == {"500": 1}
+
+
+# --- the inspection API belongs to whoever started the server --------------------------------------------
+
+EVIL = "https://evil.example"
+
+
+def no_cors(headers: dict[str, str]) -> bool:
+    return not any(name.startswith("access-control-") for name in headers)
+
+
+@pytest.mark.parametrize("path", ["/_harness/stats", "/_harness/events", "/_harness/faults", "/_harness/nope"])
+def test_cross_origin_inspection_requests_are_refused_without_cors(server: Running, path: str) -> None:
+    status, headers, _ = call(server, "GET", path, headers={"Origin": EVIL})
+    assert status == 403 and no_cors(headers)
+    status, headers, _ = call(server, "OPTIONS", path, headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"})
+    assert status == 403 and no_cors(headers)
+    status, headers, _ = call(server, "GET", path, headers={"Sec-Fetch-Site": "cross-site"})
+    assert status == 403 and no_cors(headers)
+
+
+def test_same_origin_inspection_gets_no_cors_and_capture_keeps_its_cors(server: Running) -> None:
+    status, headers, _ = call(server, "GET", "/_harness/stats", headers={"Origin": server.url})
+    assert status == 200 and no_cors(headers)
+    status, headers, _ = post_json(server, "/e/", event(), Origin=EVIL)
+    assert (status, headers["access-control-allow-origin"], headers["access-control-allow-credentials"]) == \
+        (200, EVIL, "true")
+    status, headers, _ = call(server, "OPTIONS", "/batch/", headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"})
+    assert (status, headers["access-control-allow-origin"]) == (200, EVIL)
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example:{port}",
+                                  "localhost.evil.example", "", "[::2]:{port}"])
+def test_a_rebinding_host_is_refused(server: Running, host: str) -> None:
+    port = server.url.rsplit(":", 1)[1]
+    status, headers, body = call(server, "GET", "/_harness/events", headers={"Host": host.format(port=port)})
+    assert status == 403 and b"does not name this server" in body and no_cors(headers)
+
+
+@pytest.mark.parametrize("host", ["localhost:{port}", "127.0.0.1:{port}", "LOCALHOST", "[::1]:{port}", "127.0.0.1"])
+def test_the_server_own_names_are_accepted(server: Running, host: str) -> None:
+    port = server.url.rsplit(":", 1)[1]
+    assert call(server, "GET", "/_harness/stats", headers={"Host": host.format(port=port)})[0] == 200
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x"])
+def test_fault_changes_need_a_json_content_type(server: Running, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    status, _, _ = call(server, "POST", "/_harness/faults", b'{"drop_rate": 1}', headers)
+    assert status == 415
+    assert json.loads(call(server, "GET", "/_harness/faults")[2])["drop_rate"] == 0
+    assert call(server, "POST", "/_harness/faults", b'{"drop_rate": 1}',
+                {"Content-Type": "Application/JSON; charset=utf-8"})[0] == 200
+
+
+@pytest.fixture
+def guarded(tmp_path: Path) -> Iterator[Running]:
+    with running(CaptureApp(Store(":memory:"), inspect_token="s3cret-token")) as started:
+        yield started
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/_harness/events"), ("GET", "/_harness/stats"),
+                                              ("POST", "/_harness/reset"), ("GET", "/_harness/faults"),
+                                              ("DELETE", "/_harness/faults"), ("GET", "/_harness/nope")])
+@pytest.mark.parametrize("credentials", [{}, {"Authorization": "Bearer wrong"}, {"X-Capture-Harness-Token": "wrong"},
+                                         {"Authorization": "Basic s3cret-token"}, {"Authorization": "Bearer "}])
+def test_without_the_token_every_inspection_route_is_401(guarded: Running, method: str, path: str,
+                                                         credentials: dict[str, str]) -> None:
+    status, headers, body = call(guarded, method, path, headers=credentials)
+    assert status == 401 and headers["www-authenticate"].startswith("Bearer") and no_cors(headers)
+    assert b"token" in body and b"s3cret" not in body
+
+
+@pytest.mark.parametrize("credentials", [{"Authorization": "Bearer s3cret-token"},
+                                         {"Authorization": "bearer s3cret-token"},
+                                         {"X-Capture-Harness-Token": "s3cret-token"}])
+def test_with_the_token_inspection_answers_and_capture_never_needs_it(guarded: Running,
+                                                                       credentials: dict[str, str]) -> None:
+    assert post_json(guarded, "/e/", event())[0] == 200
+    status, _, body = call(guarded, "GET", "/_harness/events", headers=credentials)
+    assert status == 200 and len(json.loads(body)["events"]) == 1

@@ -7,6 +7,9 @@ so ``capture-harness --help`` loads none of their libraries (Hypothesis, jsonsch
 Exit codes, for CI (``harness.cli._options``): 0 success; 1 the checked thing failed (a rejected document, a
 broken threshold, a contract finding); 2 usage or input errors (bad options, a missing file, malformed JSON,
 a refused URL). ``contract`` maps pytest's usage error (4) to 2 and passes pytest's other codes on.
+
+Every option of every command can also come from an environment variable ``CAPTURE_HARNESS_<OPTION>``
+(:mod:`harness.cli._environment`); the command line wins.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from harness.cli import _environment
 from harness.cli._options import EXIT_OK, EXIT_USAGE
+
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, as a shell reports a command stopped by Ctrl-C (``load`` also exits 143 on SIGTERM)."""
 
 _COMMANDS: dict[str, str] = {
     "generate": "write seeded, schema-valid (or labelled invalid) request bodies as JSON lines",
@@ -38,8 +45,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.run(args))
-    except BrokenPipeError:  # e.g. piped into `head`
+    except BrokenPipeError:  # e.g. piped into `head`: a closed pipe is a normal end
+        _discard_stdout()
         return EXIT_OK
+    except KeyboardInterrupt:  # Ctrl-C: the shell's status for SIGINT, without a traceback
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's flush at exit of what is still buffered for
+    the closed pipe does not fail again (``Exception ignored ... BrokenPipeError`` and exit 120)."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError):  # a stdout without a descriptor (captured in tests)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +100,9 @@ class _CommandParser(argparse.ArgumentParser):
 
     def parse_known_args(self, args: Iterable[str] | None = None, namespace: Any = None) -> tuple[Any, list[str]]:
         self._declare()
-        return super().parse_known_args(args, namespace)
+        parsed, extras = super().parse_known_args(args, namespace)
+        _environment.resolve(self, parsed)  # CAPTURE_HARNESS_<OPTION> where the command line gave none
+        return parsed, extras
 
     def format_usage(self) -> str:
         self._declare()
@@ -95,4 +118,5 @@ class _CommandParser(argparse.ArgumentParser):
         command, self._module = importlib.import_module(self._module), None
         self.description = command.DESCRIPTION
         command.add_arguments(self)
+        _environment.install(self)
         self.set_defaults(run=command.run)

@@ -8,7 +8,7 @@ import os
 import sys
 
 from harness.checks import Variant
-from harness.cli._options import EXIT_USAGE, add_target_options
+from harness.cli._options import EXIT_USAGE, add_target_options, add_transport_options
 from harness.contract import PROFILE_NAMES
 from harness.safety import TargetError, check_url
 
@@ -18,8 +18,8 @@ DESCRIPTION = (
     "command that reproduces it; a summary per category (acceptance, rejection, edge_cases, properties, "
     "responses, limits, delivery) ends the run. Arguments after -- go to pytest, e.g. -- -m rejection -x "
     "--junitxml=contract.xml. Exit status, as every capture-harness command: 0 all checks passed, 1 a check "
-    "failed, 2 usage errors (a refused URL, for which nothing is sent, an unreachable URL, bad pytest "
-    "arguments); otherwise pytest's own: 3 an internal error, 5 no test selected."
+    "failed, 2 usage errors (a refused URL, for which nothing is sent, an unreachable URL, a TLS certificate "
+    "that does not verify, bad pytest arguments); otherwise pytest's own: 3 an internal error, 5 no test selected."
 )
 
 _OWN_PACKAGE_NOT_REWRITTEN = ("ignore:Module already imported so cannot be rewritten; harness"
@@ -31,16 +31,26 @@ is expected. Any other module imported too early (Hypothesis, were this command 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
+    add_transport_options(parser)
     parser.add_argument("--variant", choices=[v.value for v in Variant], default=Variant.MAIN.value,
                         help="capture revision whose answers count as conformant (default main)")
     parser.add_argument("--profile", choices=PROFILE_NAMES, default=PROFILE_NAMES[0],
                         help="Hypothesis profile for the property tests (default quick)")
+    parser.add_argument("--coverage", action="store_true",
+                        help="print which contract test fails when an endpoint breaks each rule (the rules "
+                             "catalogue and capture-contract.md §12), or why a rule cannot be tested from "
+                             "outside, and exit 0 without running the suite")
     parser.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="extra arguments for pytest")
 
 
 def run(args: argparse.Namespace) -> int:
     import pytest  # only this command needs pytest
 
+    if args.coverage:
+        from harness.contract import coverage
+
+        print("\n".join(coverage.lines()))
+        return 0
     if args.url is not None:
         try:
             check_url(args.url, allow_production=args.allow_production)
@@ -54,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
         argv.append(f"--capture-url={args.url}")
     if args.allow_production:
         argv.append("--capture-allow-production")
+    if args.ca_bundle is not None:
+        argv.append(f"--capture-ca-bundle={args.ca_bundle}")
+    if args.insecure:
+        argv.append("--capture-insecure")  # the plugin prints the warning
+    argv += [f"--capture-header={header}" for header in args.header or ()]  # in-process: on no command line
+    if args.inspect_token:
+        argv.append(f"--capture-inspect-token={args.inspect_token}")
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):  # the pytest11 entry point is not loaded then
         argv += ["-p", "harness.contract.plugin"]
     code = int(pytest.main([*argv, *args.pytest_args]))

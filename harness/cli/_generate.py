@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
                       disable=True if not to_file or args.count < 20_000 else None,  # None: only on a terminal
                       desc="generating") as progress:
                 written, events = _write(out, lines, progress, args.invalid)
+    except BrokenPipeError:  # stdout closed by its reader (`| head`): a normal end, handled by the CLI's main
+        raise
     except OSError as error:
         print(f"capture-harness generate: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,23 +7,36 @@ import re
 import sys
 from pathlib import Path
 
-from harness.cli._options import EXIT_USAGE, add_target_options, non_negative_float, positive_float, positive_int
+from harness import tls
+from harness.cli._options import (
+    EXIT_USAGE,
+    add_target_options,
+    add_transport_options,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 from harness.load import arrivals
 from harness.load import run as load_run
 from harness.load.scenarios import SCENARIOS
+from harness.server.process import new_token
 
 DESCRIPTION = (
     "Replay seeded, schema-valid traffic with Locust (headless) against --url, or against the reference "
-    "endpoint started for the run. Writes Locust's HTML report, CSV stats, failure details and summary.json "
+    "endpoint started for the run. Writes report.html (verdict, plots, errors with their curl, delivery, "
+    "replay command), Locust's own locust-report.html, CSV stats, failure details and summary.json "
     "into --report-dir, prints a summary, checks that every acknowledged event was stored (when the target "
     "has the /_harness/ inspection API), and exits 1 naming every check that failed. By default a run fails when any request failed, when no request "
     "got an answer, when an acknowledged event was lost or, in the open model, when any planned send was missed; "
-    "--max-error-rate and --max-missed set those tolerances."
+    "--max-error-rate and --max-missed set those tolerances. https:// certificates are verified (--ca-bundle, "
+    "--insecure); -H adds a header to every request. Arguments after -- go to Locust unchanged, e.g. -- "
+    "--csv-full-history --loglevel DEBUG."
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
+    add_transport_options(parser)
     parser.add_argument("--scenario", choices=SCENARIOS, default="mixed", help="traffic to send (default mixed)")
     parser.add_argument("-u", "--users", type=positive_int,
                         help="concurrent Locust users (default 20; with --arrival-rate R: max(20, R/20))")
@@ -39,14 +52,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the traffic corpus, the requests the users replay: a run with a seed keeps "
                              "its corpus for the next run with that seed, which replays it exactly (default: "
                              "random, shown in the summary; the corpus is not kept)")
+    parser.add_argument("--progress-interval", type=non_negative_float, default=5.0, metavar="SECONDS",
+                        help="a status line on stderr every SECONDS while preparing, running and reconciling "
+                             "(elapsed / planned, req/s, errors, p95; default 5, 0: none). SIGINT (Ctrl-C) or "
+                             "SIGTERM cancels the run: Locust and the reference endpoint are stopped, the summary of "
+                             "what ran is written (cancelled: true) and the exit status is 130 or 143")
     _add_open_model(parser)
     _add_thresholds(parser)
+    parser.add_argument("locust_args", nargs="*", metavar="-- LOCUST_ARGS",
+                        help="extra arguments for Locust, passed on unchanged")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.ramp and not args.arrival_rate:
         print("capture-harness load: --ramp needs --arrival-rate (it ramps the open model's rate)", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        tls.ssl_context(args.ca_bundle, args.insecure)  # a bundle that cannot be read: before anything starts
+    except tls.BundleError as error:
+        print(f"capture-harness load: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.insecure:
+        print(f"capture-harness load: {tls.INSECURE_WARNING}", file=sys.stderr)
     users = args.users or (arrivals.default_users(args.arrival_rate) if args.arrival_rate else 20)
     spawn_rate = args.spawn_rate or (float(users) if args.arrival_rate else 20.0)
     options = load_run.LoadOptions(
@@ -55,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         thresholds=load_run.Thresholds(args.max_p95, args.max_p99, args.max_error_rate, args.min_rps,
                                        args.max_missed),
         allow_production=args.allow_production, arrival_rate=args.arrival_rate, ramp_s=args.ramp,
+        ca_bundle=args.ca_bundle, insecure=args.insecure, headers=tuple(args.header or ()),
+        locust_args=tuple(args.locust_args), progress_s=args.progress_interval,
+        inspect_token=args.inspect_token or (None if args.url else new_token()),
     )
     try:
         return load_run.run(options)

@@ -18,6 +18,7 @@ build their own tests on it:
 - :mod:`harness.contract.delivery`: acknowledged events against what the ``/_harness/`` API stored;
 - :mod:`harness.contract.findings`: a failure with the ``curl`` command that reproduces it, the key masked;
 - :mod:`harness.contract.reporting`: a finding's report, junitxml properties, the summary per category.
+- :mod:`harness.contract.coverage`: which test fails when an endpoint breaks each rule, or why none can.
 
 This module holds only the two tables below: the plugin, which every pytest run loads, imports it, so it
 must stay free of the suite's dependencies.

@@ -11,16 +11,25 @@ Two transport details matter for a contract test:
   on a fresh connection, as every HTTP client library does;
 - a server may answer before reading the whole body (a 413 on a 20 MiB upload): the send then fails
   with a broken pipe, and the answer is still read.
+
+An https:// endpoint's certificate is verified with the context of :func:`harness.tls.ssl_context` (the
+default: the system's CAs, or ``$SSL_CERT_FILE`` / ``$REQUESTS_CA_BUNDLE``); one that does not verify raises
+:class:`TLSError`, which says so.  Extra ``headers`` (a gateway's key) go with every request, beside the
+request's own (which win for the same name).
 """
 
 from __future__ import annotations
 
 import http.client
+import ssl
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
+from harness import tls
 from harness.checks import Reply
 from harness.wire import WireRequest
 
@@ -31,11 +40,19 @@ class NoAnswerError(Exception):
     """The endpoint gave no HTTP answer (refused, reset, timed out); the message says which."""
 
 
-class Client:
-    """Sends :class:`~harness.wire.WireRequest`\\ s to ``base_url`` (a path prefix in it is kept)."""
+class TLSError(NoAnswerError):
+    """The endpoint's TLS certificate did not verify; the message says so and what to pass."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+
+class Client:
+    """Sends :class:`~harness.wire.WireRequest`\\ s to ``base_url`` (a path prefix in it is kept), with the
+    extra ``headers``, over TLS with ``context`` for https:// (None: :func:`harness.tls.ssl_context`'s default)."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, *, context: ssl.SSLContext | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         parts = urlsplit(base_url)
+        self._context = context
+        self._headers = dict(headers or {})
         self.base_url = base_url.rstrip("/")
         self._https = parts.scheme == "https"
         self._netloc = parts.netloc
@@ -48,9 +65,13 @@ class Client:
         """Send ``request`` as it is; :class:`NoAnswerError` when no HTTP answer comes."""
         return self._exchange(request.method, self._prefix + request.target, request.headers, request.body)
 
+    inspect_headers: Mapping[str, str] = MappingProxyType({})
+    """Sent with :meth:`get_json` only (the ``/_harness/`` inspection token), never with capture requests."""
+
     def get_json(self, target: str) -> tuple[int, Any]:
-        """GET ``target`` and parse the answer as JSON (None when it is not JSON)."""
-        reply = self._exchange("GET", self._prefix + target, {}, b"")
+        """GET ``target`` (an inspection route) with :attr:`inspect_headers` and parse the answer as JSON
+        (None when it is not JSON)."""
+        reply = self._exchange("GET", self._prefix + target, dict(self.inspect_headers), b"")
         try:
             return reply.status, orjson.loads(reply.body)
         except orjson.JSONDecodeError:
@@ -65,11 +86,18 @@ class Client:
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._connection is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._connection, self._used = kind(self._netloc, timeout=self.timeout), False
+            if self._https:
+                context = self._context if self._context is not None else tls.ssl_context()
+                self._connection = http.client.HTTPSConnection(self._netloc, timeout=self.timeout, context=context)
+            else:
+                self._connection = http.client.HTTPConnection(self._netloc, timeout=self.timeout)
+            self._used = False
         return self._connection
 
     def _exchange(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
+        if self._headers:
+            own = {name.lower() for name in headers}
+            headers = {**{k: v for k, v in self._headers.items() if k.lower() not in own}, **headers}
         for attempt in (1, 2):
             connection = self._connect()
             reused = self._used
@@ -83,6 +111,9 @@ class Client:
             except TimeoutError:
                 self.close()
                 raise NoAnswerError(f"{method} {target}: no answer within {self.timeout:g} s") from None
+            except ssl.SSLCertVerificationError as error:
+                self.close()
+                raise TLSError(tls.verification_failed(self.base_url, error)) from None
             except (OSError, http.client.HTTPException) as error:
                 self.close()
                 raise NoAnswerError(f"{method} {target}: {type(error).__name__}: {error}") from None

@@ -17,7 +17,9 @@ tests with the same fixtures::
 
 Options (group "capture-harness"): ``--capture-url`` (default: start the reference endpoint on a free
 port for the session, with a temporary SQLite store), ``--capture-api-key``, ``--capture-variant``,
-``--capture-profile``, ``--capture-allow-production``, ``--capture-timeout``.
+``--capture-profile``, ``--capture-allow-production``, ``--capture-timeout``, and how the traffic reaches the
+target: ``--capture-ca-bundle FILE`` (certificates are verified by default, also against ``$SSL_CERT_FILE`` or
+``$REQUESTS_CA_BUNDLE``), ``--capture-insecure`` and ``--capture-header 'Name: value'`` (repeatable).
 
 Fixtures (all session-scoped): ``capture_target`` (:class:`~harness.contract.target.Target`),
 ``capture_client`` (:class:`~harness.contract.client.Client`), ``capture_send(case) -> Reply``,
@@ -29,6 +31,7 @@ API: ``url``, ``client``, ``events(uuid)``, ``stats()``; skips a test when the t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +86,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="allow PostHog Cloud hosts (*.posthog.com) as the target")
     group.addoption("--capture-timeout", metavar="SECONDS", type=float, default=30.0,
                     help="seconds to wait for each answer (default 30)")
+    group.addoption("--capture-ca-bundle", metavar="FILE",
+                    help="PEM file of the CAs to trust for an https:// target (default: $SSL_CERT_FILE, "
+                         "$REQUESTS_CA_BUNDLE, else the system's)")
+    group.addoption("--capture-insecure", action="store_true", help="do not verify TLS certificates (warns)")
+    group.addoption("--capture-header", metavar="'NAME: VALUE'", action="append", default=[],
+                    help="extra header sent with every request (repeatable), e.g. 'X-Gateway-Key: s3cret'")
+    group.addoption("--capture-inspect-token", metavar="TOKEN",
+                    default=os.environ.get("CAPTURE_HARNESS_INSPECT_TOKEN") or None,
+                    help="token of the target's /_harness/ inspection API, sent on inspection requests only "
+                         "(default: $CAPTURE_HARNESS_INSPECT_TOKEN; the embedded endpoint gets a fresh one)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -109,6 +122,26 @@ def _check_options(config: pytest.Config) -> None:
             "that implements that variant")
     if config.getoption("capture_timeout") <= 0:
         raise pytest.UsageError("capture-harness: --capture-timeout must be a positive number of seconds")
+    _transport(config)  # a malformed header or an unreadable bundle: a usage error now
+    if config.getoption("capture_insecure"):
+        import sys
+
+        from harness.tls import INSECURE_WARNING
+
+        print(f"capture-harness: {INSECURE_WARNING}", file=sys.stderr)
+
+
+def _transport(config: pytest.Config) -> dict[str, Any]:
+    """The ``context`` and ``headers`` every :class:`~harness.contract.client.Client` of the session uses."""
+    from harness import tls
+
+    bundle = config.getoption("capture_ca_bundle")
+    try:
+        headers = tls.parse_headers(config.getoption("capture_header"))
+        context = tls.ssl_context(Path(bundle) if bundle else None, config.getoption("capture_insecure"))
+    except ValueError as error:  # tls.BundleError too
+        raise pytest.UsageError(f"capture-harness: {error}") from None
+    return {"context": context, "headers": headers}
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -149,13 +182,14 @@ def capture_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     url = config.getoption("capture_url")
     stop: Callable[[], None] | None = None
     if url is None:
-        url, stop = _start_embedded(tmp_path_factory.mktemp("capture-harness-endpoint"))
+        url, stop, token = _start_embedded(tmp_path_factory.mktemp("capture-harness-endpoint"))
+        config.option.capture_inspect_token = token  # what the session's inspection requests send
     else:
         url = check_url(url, allow_production=config.getoption("capture_allow_production"))
     try:
         target = Target(url=url, api_key=config.getoption("capture_api_key"),
                         variant=Variant(config.getoption("capture_variant")), run_id=session.run_id,
-                        inspection=_has_inspection(url, config.getoption("capture_timeout")),
+                        inspection=_has_inspection(url, config),
                         embedded=config.getoption("capture_url") is None)
         session.target = target
         yield target
@@ -164,13 +198,18 @@ def capture_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
             stop()
 
 
-def _has_inspection(url: str, timeout: float) -> bool:
-    """Whether ``url`` serves the ``/_harness/`` API; no answer at all ends the session as a usage error."""
-    from harness.contract.client import Client, NoAnswerError
+def _has_inspection(url: str, config: pytest.Config) -> bool:
+    """Whether ``url`` serves the ``/_harness/`` API; no answer at all, or a certificate that does not verify,
+    ends the session as a usage error."""
+    from harness.contract.client import Client, NoAnswerError, TLSError
 
-    probe = Client(url, timeout)
+    probe = Client(url, config.getoption("capture_timeout"), **_transport(config))
+    probe.inspect_headers = _inspect_headers(config)
     try:
         status, document = probe.get_json(PROBE)
+    except TLSError as error:
+        pytest.exit(f"capture-harness: {error} (pytest: --capture-ca-bundle FILE or --capture-insecure)",
+                    returncode=pytest.ExitCode.USAGE_ERROR)
     except NoAnswerError as error:
         pytest.exit(f"capture-harness: cannot reach {url}: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
     finally:
@@ -183,7 +222,8 @@ def capture_client(capture_target: Target, pytestconfig: pytest.Config) -> Itera
     """One keep-alive connection to the target, shared by the session's tests."""
     from harness.contract.client import Client
 
-    client = Client(capture_target.url, pytestconfig.getoption("capture_timeout"))
+    client = Client(capture_target.url, pytestconfig.getoption("capture_timeout"), **_transport(pytestconfig))
+    client.inspect_headers = _inspect_headers(pytestconfig)
     yield client
     client.close()
 
@@ -262,17 +302,26 @@ def capture_inspection(capture_target: Target, capture_client: Client) -> Inspec
     return InspectionClient(f"{capture_target.url}/_harness", capture_client)
 
 
-def _start_embedded(folder: Path) -> tuple[str, Callable[[], None]]:
+def _inspect_headers(config: pytest.Config) -> dict[str, str]:
+    from harness.server.process import inspect_headers
+
+    return inspect_headers(config.getoption("capture_inspect_token"))
+
+
+def _start_embedded(folder: Path) -> tuple[str, Callable[[], None], str]:
+    """The embedded endpoint's URL, how to stop it, and the inspection token it requires."""
     from harness.server import (  # uvicorn and the store only when the embedded endpoint runs
         CaptureApp,
         Store,
     )
+    from harness.server.process import new_token
     from harness.server.runner import start
 
     store = Store(folder / "events.sqlite3")
-    server = start(CaptureApp(store))
+    token = new_token()
+    server = start(CaptureApp(store, inspect_token=token))
 
     def stop() -> None:
         server.stop()
         store.close()
-    return server.url, stop
+    return server.url, stop, token

@@ -67,6 +67,8 @@ class Reconciliation:
     lost_examples: tuple[str, ...]
     checked: bool
     """False when the target has no inspection API: only ``sent`` and ``acknowledged`` are known."""
+    unchecked: str = ""
+    """Why the delivery was not checked (``checked`` False), e.g. a TLS certificate that did not verify."""
 
     @property
     def ok(self) -> bool:
@@ -89,11 +91,15 @@ def read(directory: Path) -> tuple[set[str], set[str]]:
     return sent, acknowledged
 
 
-def reconcile(directory: Path, stored_uuids: Iterator[str] | None) -> Reconciliation:
-    """Compare the ledgers with the uuids the endpoint stored (None: the endpoint cannot be inspected)."""
+NO_INSPECTION = "the target has no /_harness/ inspection API"
+
+
+def reconcile(directory: Path, stored_uuids: Iterator[str] | None, unchecked: str = NO_INSPECTION) -> Reconciliation:
+    """Compare the ledgers with the uuids the endpoint stored (None: the endpoint cannot be inspected, for the
+    reason ``unchecked``)."""
     sent, acknowledged = read(directory)
     if stored_uuids is None:
-        return Reconciliation(len(sent), len(acknowledged), 0, 0, 0, 0, (), checked=False)
+        return Reconciliation(len(sent), len(acknowledged), 0, 0, 0, 0, (), checked=False, unchecked=unchecked)
     stored = Counter(stored_uuids)
     lost = sorted(acknowledged - stored.keys())
     return Reconciliation(

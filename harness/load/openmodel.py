@@ -5,7 +5,11 @@ locust and gevent (Locust monkey-patches the standard library with gevent when i
 - **Plan**: the total rate R is split evenly over the Locust processes that run users.  The master tells
   each worker how many workers there are (message ``capture_plan``, sent before the users are spawned);
   a worker's share is R/N, a standalone process's is R.  Each process's :class:`harness.load.arrivals.Schedule`
-  starts when all its users are spawned (``spawning_complete``) and ramps linearly over ``--capture-ramp``.
+  starts when its first user starts (never waiting for the rest to be spawned: Locust's default spawn rate
+  is one user a second, so a 50-user run would wait 50 s) and ramps linearly over ``--capture-ramp``.
+- **Spawning**: in the open model the users are only the pool that sends the plan (the rate is the plan's),
+  so a headless run given no ``-r`` spawns all its users at once instead of Locust's one a second; a run
+  whose ``-r`` spawns them over more than a second is warned that sends may be late or missed meanwhile.
 - **Users** wait for the plan to start (:func:`wait_for_plan`), take the next slot when they become free
   (:func:`wait_time`, so a user sleeping until its slot is stopped at once when the test ends), sleep until
   it is due and never send early (:func:`due`).  The slot travels from one to the other on the user
@@ -93,8 +97,10 @@ def is_open() -> bool:
 
 
 def wait_for_plan() -> None:
-    """Wait until this process's plan starts (all its users spawned), or the test stops."""
+    """Start this process's plan if this is its first user (the plan never waits for the other users to be
+    spawned), or wait until it starts or the test stops."""
     if is_open():
+        _start_plan()
         gevent.wait([_run.started, _run.stopping], count=1)
 
 
@@ -154,6 +160,24 @@ def _on_init(environment: Environment, **kwargs: Any) -> None:
     _run.environment = environment
     if isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message("capture_plan", _on_plan)
+    else:
+        _spawn_all_at_once(environment.parsed_options)
+
+
+def _spawn_all_at_once(options: Any) -> None:
+    """Open model, headless: spawn every user at once unless ``-r`` says otherwise (Locust, given no ``-r``,
+    spawns one user a second, applied after ``init``); warn when ``-r`` spreads the spawning over more than a
+    second, since the plan starts with the first user."""
+    if options is None or not getattr(options, "capture_arrival_rate", 0.0):
+        return
+    users = getattr(options, "num_users", None) or 1
+    if getattr(options, "spawn_rate", None) is None:
+        options.spawn_rate = float(users)
+        logger.info("capture-harness: open model: spawning all %d users within a second (pass -r to spread them)", users)
+    elif users / options.spawn_rate > 1:
+        logger.warning("capture-harness: open model: spawning %d users at %g/s takes %.0f s, and the plan starts "
+                       "with the first user: sends may be late or missed until enough users are up (leave out -r "
+                       "to spawn them all at once)", users, options.spawn_rate, users / options.spawn_rate)
 
 
 def _on_plan(environment: Environment, msg: Any, **kwargs: Any) -> None:
@@ -189,10 +213,10 @@ def _on_test_start(environment: Environment, **kwargs: Any) -> None:
         _run.flusher = gevent.spawn(_flush_every_interval)
 
 
-@listener(events.spawning_complete)
-def _on_spawning_complete(user_count: int, **kwargs: Any) -> None:
+def _start_plan() -> None:
+    """This process's schedule, started by its first user (gevent: no other greenlet runs meanwhile)."""
     environment = _run.environment
-    if environment is None or not is_open() or _run.schedule is not None \
+    if environment is None or not is_open() or _run.schedule is not None or _run.stopping.is_set() \
             or isinstance(environment.runner, MasterRunner):
         return
     workers = 1

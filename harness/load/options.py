@@ -55,3 +55,16 @@ class LoadOptions:
     arrival_rate: float | None = None
     """Open model: requests/s in total, on a plan (:mod:`harness.load.openmodel`); None for the closed loop."""
     ramp_s: float = 0.0
+    progress_s: float = 5.0
+    """Seconds between two status lines on stderr (:mod:`harness.load.progress`); 0: none."""
+    ca_bundle: Path | None = None
+    """The CAs to trust for an https:// target (None: ``$SSL_CERT_FILE``, ``$REQUESTS_CA_BUNDLE``, the system's)."""
+    insecure: bool = False
+    """Do not verify TLS certificates."""
+    headers: tuple[str, ...] = ()
+    """Extra ``'Name: value'`` headers sent with every request, capture and inspection alike."""
+    locust_args: tuple[str, ...] = ()
+    """Arguments passed on to Locust unchanged (``capture-harness load ... -- ARGS``)."""
+    inspect_token: str | None = None
+    """The token of the target's ``/_harness/`` API, sent on inspection requests only; without ``url`` the
+    reference endpoint started for the run requires it."""

@@ -4,7 +4,8 @@ The stats come from the final stats :mod:`harness.load.user` writes when Locust 
 (:data:`harness.load.files.FINAL_STATS`): Locust's own ``--csv`` files are rewritten once a second (and
 flushed every few), so they can miss the run's last second, and are read only when Locust died before
 quitting.  The stored uuids come from the endpoint's ``/_harness/events`` inspection API, for the ledger
-(:mod:`harness.load.ledger`) to reconcile with what was sent.
+(:mod:`harness.load.ledger`) to reconcile with what was sent, over the run's TLS settings and with its extra
+headers (:mod:`harness.tls`); a certificate that does not verify is reported as such, not as a missing API.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from __future__ import annotations
 import csv
 import json
 import re
+import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from harness.load import files
+from harness import tls
+from harness.load import files, ledger
+from harness.load.options import LoadOptions
+from harness.server.process import inspect_headers
 
 
 def read_results(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -65,12 +70,39 @@ def _title(error: str) -> str:
     return wrapped.group(2) if wrapped else error
 
 
-def stored_uuids(url: str, api_key: str, since_ms: int) -> Iterator[str] | None:
-    """Every uuid the endpoint stored for this token since the run started, via ``/_harness/events``
-    (None when the target has no inspection API)."""
+class InspectionTLSError(Exception):
+    """The inspection API's certificate did not verify; the message says so and what to pass."""
+
+
+def delivery(report_dir: Path, url: str, options: LoadOptions, since_ms: int,
+             on_page: Callable[[int], None] | None = None) -> ledger.Reconciliation:
+    """The run's ledgers reconciled with what ``url`` stored (not checked without an inspection API, or when its
+    certificate does not verify: the reconciliation then says why); ``on_page(events)`` after each page read."""
+    context = tls.ssl_context(options.ca_bundle, options.insecure)
     try:
-        urllib.request.urlopen(f"{url}/_harness/stats", timeout=10).read()
-    except (urllib.error.URLError, OSError):
+        headers = {**tls.parse_headers(options.headers), **inspect_headers(options.inspect_token)}
+        stored = stored_uuids(url, options.api_key, since_ms, context=context, headers=headers, on_page=on_page)
+    except InspectionTLSError as error:
+        return ledger.reconcile(report_dir, None, unchecked=str(error))
+    return ledger.reconcile(report_dir, stored)
+
+
+def stored_uuids(url: str, api_key: str, since_ms: int, *, context: ssl.SSLContext | None = None,
+                 headers: dict[str, str] | None = None,
+                 on_page: Callable[[int], None] | None = None) -> Iterator[str] | None:
+    """Every uuid the endpoint stored for this token since the run started, via ``/_harness/events``
+    (None when the target has no inspection API; :class:`InspectionTLSError` when its certificate does not
+    verify)."""
+    def get(target: str, timeout: float) -> bytes:
+        request = urllib.request.Request(f"{url}{target}", headers=headers or {})
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as reply:
+            return bytes(reply.read())
+
+    try:
+        get("/_harness/stats", 10)
+    except (urllib.error.URLError, OSError) as error:
+        if tls.is_verification_error(error):
+            raise InspectionTLSError(tls.verification_failed(url, error)) from None
         return None
 
     since = f"{since_ms // 1000}.{since_ms % 1000:03d}"  # epoch seconds, to the millisecond
@@ -79,8 +111,9 @@ def stored_uuids(url: str, api_key: str, since_ms: int) -> Iterator[str] | None:
         after = 0
         while True:
             query = urlencode({"token": api_key, "since": since, "after": after, "limit": 1000})
-            with urllib.request.urlopen(f"{url}/_harness/events?{query}", timeout=30) as reply:
-                page = json.loads(reply.read())
+            page = json.loads(get(f"/_harness/events?{query}", 30))
+            if on_page is not None:
+                on_page(len(page["events"]))
             for event in page["events"]:
                 yield event["uuid"]
             if page["next_after"] is None:

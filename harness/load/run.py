@@ -22,18 +22,19 @@ import dataclasses
 import json
 import math
 import os
-import subprocess
+import shutil
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import Any
 
 from harness._data import data_file
-from harness.load import corpus, files, latency, ledger, results, summary
+from harness.load import corpus, files, latency, ledger, locustproc, progress, report, results, summary, transport
+from harness.load.cancel import Cancel, Cancelled
 from harness.load.options import LoadOptions, Thresholds, UsageError
 from harness.safety import TargetError, check_url, mask_token
 from harness.server.process import ServeError, ServeProcess
@@ -62,29 +63,118 @@ def check_target(url: str, allow_production: bool) -> None:
 
 
 def run(options: LoadOptions) -> int:
-    """Run the load test; returns the exit status."""
+    """Run the load test; returns the exit status (``128 + signal`` when SIGINT or SIGTERM cancelled it:
+    130, 143; :mod:`harness.load.cancel`)."""
     _check(options)
     report_dir = options.report_dir
-    report_dir.mkdir(parents=True, exist_ok=True)
-    for glob in (files.LEDGER_GLOB, files.FAILURES_GLOB, files.FINAL_STATS, files.LATENCY_GLOB):
+    _clear(report_dir)
+    seed = options.seed if options.seed is not None else int.from_bytes(os.urandom(4), "big")
+    with Cancel() as cancel:
+        ran = _execute(options, seed, cancel)
+        hdr = latency.read_report(report_dir) if options.arrival_rate and ran.locust_status is not None else None
+        outcome = summary.build(options, ran.url, seed, ran.stats, ran.failures, ran.delivery, hdr)
+        if ran.locust_status is not None:
+            outcome.update(summary.judge(options, ran.stats, ran.failures, ran.delivery, hdr, ran.locust_status))
+        else:  # cancelled before Locust started: nothing to judge
+            outcome.update(checks=[], verdict={"passed": False, "reasons": []}, broken_thresholds=[])
+        outcome.update(_cancellation(cancel, ran, options))
+        if cancel.cancelled:  # what ran may have met every check, but the run did not: no pass
+            outcome["verdict"] = {**outcome["verdict"], "passed": False, "cancelled": True}
+        (report_dir / files.SUMMARY).write_text(json.dumps(outcome, indent=2) + "\n")
+        report.write_report(report_dir)
+        print(summary.render(outcome), flush=True)
+    if cancel.cancelled:
+        return cancel.exit_status
+    return 0 if outcome["verdict"]["passed"] else 1
+
+
+@dataclasses.dataclass
+class _Ran:
+    """What a run did, for its summary; as it stands when cancelled before Locust started."""
+
+    url: str
+    locust_status: int | None = None
+    """None: Locust never started."""
+    ran_s: float = 0.0
+    """Seconds Locust ran until it ended or the run was cancelled."""
+    stats: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    failures: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    delivery: ledger.Reconciliation = dataclasses.field(
+        default_factory=lambda: ledger.Reconciliation(0, 0, 0, 0, 0, 0, (), checked=False))
+
+
+def _execute(options: LoadOptions, seed: int, cancel: Cancel) -> _Ran:
+    """Prepare, run Locust, read back and reconcile; stops early, with what ran so far, when cancelled.
+    Whatever happens, the reference endpoint is stopped and the temporary folders removed before it returns."""
+    ran = _Ran(url=(options.url or "the reference endpoint (not started)").rstrip("/"))
+    try:
+        with contextlib.ExitStack() as stack:
+            with cancel.interruptible():
+                corpus_dir = stack.enter_context(_corpus_dir(options))
+                ran.url = stack.enter_context(_endpoint(options))
+                options = dataclasses.replace(options, corpus_dir=corpus_dir)
+                _pregenerate(options, seed)
+            cancel.phase = "run"
+            started_ms, started = int(time.time() * 1000), time.monotonic()
+            ran.locust_status = _run_locust(options, ran.url, seed, cancel)
+            ran.ran_s = (cancel.at if cancel.at is not None else time.monotonic()) - started
+            ran.stats, ran.failures = _read_results(options.report_dir)
+            cancel.phase = "reconciliation"
+            ran.delivery = _reconcile(options, ran.url, started_ms, cancel)
+    except Cancelled:
+        pass  # the context managers have cleaned up; the summary says what ran
+    return ran
+
+
+def _cancellation(cancel: Cancel, ran: _Ran, options: LoadOptions) -> dict[str, Any]:
+    """``cancelled`` for the summary and, when it was, ``cancel``: the signal, when and in which phase."""
+    if not cancel.cancelled:
+        return {"cancelled": False}
+    return {"cancelled": True, "cancel": {"signal": cancel.name, "phase": cancel.cancelled_in,
+                                          "after_s": round(ran.ran_s, 1), "planned_s": options.duration_s}}
+
+
+def _clear(report_dir: Path) -> None:
+    """The report directory, made if need be, without the files of an earlier run that this one may not
+    rewrite (ledgers, failure details, final stats, latency report, Locust's CSV files)."""
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--report-dir {report_dir}: cannot create it ({error.strerror or error}); it must be "
+                         "a directory") from None
+    for glob in (files.LEDGER_GLOB, files.FAILURES_GLOB, files.FINAL_STATS, files.LATENCY_GLOB,
+                 f"{files.CSV_PREFIX}_*.csv"):
         for stale in report_dir.glob(glob):
             stale.unlink()
-    seed = options.seed if options.seed is not None else int.from_bytes(os.urandom(4), "big")
-    with _corpus_dir(options) as corpus_dir, _endpoint(options) as url:
-        options = dataclasses.replace(options, corpus_dir=corpus_dir)
-        _pregenerate(options, seed)
-        started_ms = int(time.time() * 1000)
-        locust_status = _run_locust(options, url, seed)
-        stats, failures = results.read_results(report_dir)
-        delivery = ledger.reconcile(report_dir, results.stored_uuids(url, options.api_key, started_ms))
-    hdr = latency.read_report(report_dir) if options.arrival_rate else None
-    outcome = summary.build(options, url, seed, stats, failures, delivery, hdr)
-    if hdr is not None:
-        summary.embed_plot(report_dir / files.HTML_REPORT, Path(hdr["files"]["plot"]))
-    outcome.update(summary.judge(options, stats, failures, delivery, hdr, locust_status))
-    (report_dir / files.SUMMARY).write_text(json.dumps(outcome, indent=2) + "\n")
-    print(summary.render(outcome))
-    return 0 if outcome["verdict"]["passed"] else 1
+
+
+def _read_results(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The run's stats and errors; none when Locust ended before writing any (killed, or cancelled early)."""
+    try:
+        return results.read_results(report_dir)
+    except (OSError, ValueError, KeyError):
+        return [], []
+
+
+def _reconcile(options: LoadOptions, url: str, started_ms: int, cancel: Cancel) -> ledger.Reconciliation:
+    """The delivery ledger reconciled with the endpoint's store, with status lines (pages read); a cancelled
+    run still reconciles what it sent, unless a second signal (or one during reconciliation) says to stop."""
+    read = [0, 0]  # pages, events
+
+    def on_page(events: int) -> None:
+        read[0] += 1
+        read[1] += events
+
+    try:
+        with cancel.interruptible(even_after_cancel=True), \
+                progress.Ticker(options.progress_s, lambda: progress.pages_line(*read)):
+            delivery = results.delivery(options.report_dir, url, options, started_ms, on_page=on_page)
+    except Cancelled:
+        progress.say("reconciliation cancelled: the delivery ledger is not checked")
+        return ledger.reconcile(options.report_dir, None, unchecked="cancelled before the endpoint's store was read")
+    if read[0]:
+        progress.say(f"reconciled: {read[0]:,} pages of /_harness/events read ({read[1]:,} stored events)")
+    return delivery
 
 
 def _check(options: LoadOptions) -> None:
@@ -94,6 +184,9 @@ def _check(options: LoadOptions) -> None:
         raise UsageError(f"-t must be between 1 s and {MAX_DURATION_S // 3600} h, got {options.duration_s} s")
     if options.url:
         check_target(options.url, options.allow_production)
+    if options.report_dir.exists() and not options.report_dir.is_dir():
+        raise UsageError(f"--report-dir {options.report_dir} is a file, not a directory: it must be a directory "
+                         "(an existing one, or one to create)")
     if options.corpus_dir.resolve().is_relative_to(options.report_dir.resolve()):
         raise UsageError(f"--report-dir {options.report_dir} would contain the corpus cache {options.corpus_dir}, "
                          "whose payloads hold the API key: choose a report directory of its own, e.g. "
@@ -123,12 +216,18 @@ def _endpoint(options: LoadOptions) -> Iterator[str]:
     log.unlink(missing_ok=True)  # this run's lines only
     with tempfile.TemporaryDirectory(prefix="capture-harness-store-") as store:
         try:
-            server = ServeProcess(db=Path(store) / "store.sqlite3", log=log)
+            # in a session of its own (setsid execs it, so its pid is the server's): a Ctrl-C at the terminal
+            # must not stop it before the run has read back what it stored; the run stops it on the way out
+            server = ServeProcess(db=Path(store) / "store.sqlite3", log=log, prefix=_OWN_SESSION,
+                                  inspect_token=options.inspect_token)
         except ServeError as error:
             raise UsageError(f"the reference endpoint did not start: {error} (see {log})") from None
         with server:
             print(f"started the reference endpoint at {server.url}", file=sys.stderr)
             yield server.url
+
+
+_OWN_SESSION = ("setsid",) if shutil.which("setsid") else ()
 
 
 # --- the traffic, made before the clock starts ------------------------------------------------------------
@@ -164,14 +263,25 @@ def _pregenerate(options: LoadOptions, seed: int) -> None:
             for chunk in range(chunks_needed(options, events_per_request))
             if not corpus.cached(options.scenario, seed, stream, chunk, options.api_key, options.corpus_dir)]
     if not jobs:
+        progress.say(f"preparing: every chunk of {options.scenario} traffic is cached (seed {seed})")
         return
-    print(f"preparing {len(jobs) * corpus.CHUNK_SIZE:,} requests of {options.scenario} traffic before the clock "
-          f"starts (seed {seed})", file=sys.stderr)
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool, \
-            tqdm(total=len(jobs), unit="chunk", desc="preparing",
-                 file=sys.stderr, leave=False, disable=None) as progress:  # None: only on a terminal
-        for _ in pool.map(_make_chunk, jobs):
-            progress.update()
+    progress.say(f"preparing {len(jobs) * corpus.CHUNK_SIZE:,} requests ({len(jobs):,} chunks) of {options.scenario} "
+                 f"traffic before the clock starts (seed {seed})")
+    began, done = time.monotonic(), [0]
+    pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, initializer=_ignore_interrupts)
+    try:
+        with progress.Ticker(options.progress_s, lambda: progress.chunks_line(done[0], len(jobs))):
+            for _ in pool.map(_make_chunk, jobs):
+                done[0] += 1
+    finally:  # cancelled: drop the chunks not started, wait for those being made (their files are atomic)
+        pool.shutdown(wait=True, cancel_futures=True)
+    progress.say(f"prepared {len(jobs):,} / {len(jobs):,} chunks in {time.monotonic() - began:.1f} s")
+
+
+def _ignore_interrupts() -> None:
+    """In a pool worker: a Ctrl-C reaches the whole foreground process group, and the run cancels the pool
+    itself (without a KeyboardInterrupt traceback from each worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _make_chunk(job: tuple[str, int, int, int, str, Path]) -> None:
@@ -181,13 +291,14 @@ def _make_chunk(job: tuple[str, int, int, int, str, Path]) -> None:
 # --- Locust ---------------------------------------------------------------------------------------------
 
 
-def _run_locust(options: LoadOptions, url: str, seed: int) -> int:
-    """Locust headless in a subprocess, its output in ``locust.log``; its exit status (-9: killed, late)."""
+def _run_locust(options: LoadOptions, url: str, seed: int, cancel: Cancel) -> int:
+    """Locust headless in a subprocess (:mod:`harness.load.locustproc`), its output in ``locust.log``, a
+    status line every ``progress_s``; its exit status (-9: killed, late)."""
     report_dir = options.report_dir
     command = [
         sys.executable, "-m", "locust", "-f", str(locustfile(options.scenario)), "--headless",
         "-u", str(options.users), "-r", str(options.spawn_rate), "-t", f"{options.duration_s}s",
-        "--host", url, "--csv", str(report_dir / files.CSV_PREFIX), "--html", str(report_dir / files.HTML_REPORT),
+        "--host", url, "--csv", str(report_dir / files.CSV_PREFIX), "--html", str(report_dir / files.LOCUST_HTML),
         "--only-summary", "--stop-timeout", "10", "--exit-code-on-error", "1",
         "--capture-seed", str(seed), "--capture-report-dir", str(report_dir),
         "--capture-corpus-dir", str(options.corpus_dir),
@@ -197,15 +308,19 @@ def _run_locust(options: LoadOptions, url: str, seed: int) -> int:
         command += ["--processes", str(options.processes)]
     if options.arrival_rate:
         command += ["--capture-arrival-rate", str(options.arrival_rate), "--capture-ramp", str(options.ramp_s)]
-    environment = {**os.environ, "CAPTURE_HARNESS_API_KEY": options.api_key}  # not on a command line
+    command += ["--csv-full-history"]  # the status lines' p95: of the last 10 s, not of the whole run
+    command += options.locust_args  # `load ... -- ARGS`: last, so they can override
+    environment = {**os.environ, "CAPTURE_HARNESS_API_KEY": options.api_key,  # not on a command line
+                   **transport.locust_environment(options)}  # --header, --ca-bundle, --insecure
     model = f", open model {options.arrival_rate:g} req/s" if options.arrival_rate else ""
     print(f"load: scenario {options.scenario}, {options.users} users{model}, {options.duration_s}s against {url} "
           f"(seed {seed}, api key {mask_token(options.api_key)}); Locust output: {report_dir / files.LOCUST_LOG}",
           file=sys.stderr)
-    with (report_dir / files.LOCUST_LOG).open("w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
-        try:
-            return process.wait(timeout=options.duration_s + 120)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return -9
+    history, started = progress.StatsHistory(report_dir), time.time()
+    with progress.Ticker(options.progress_s, lambda: progress.run_line(history, options.duration_s, started)):
+        status = locustproc.run(command, environment, report_dir / files.LOCUST_LOG, options.duration_s, cancel)
+    if history.read() is not None:
+        progress.say(progress.run_line(history, options.duration_s, started))  # the last figures
+    if cancel.cancelled:
+        progress.say(f"cancelled ({cancel.name}): Locust stopped (exit status {status})")
+    return status

@@ -10,6 +10,8 @@ never holds the API key in full, so the summary shows it masked.
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from harness.load import files, latency, verdict
 from harness.load.ledger import Reconciliation
 from harness.load.options import LoadOptions
 from harness.safety import mask_token
+from harness.spec.body import DEFAULT_TOKEN
 
 
 def build(options: LoadOptions, url: str, seed: int, stats: list[dict[str, Any]], failures: list[dict[str, Any]],
@@ -35,7 +38,9 @@ def build(options: LoadOptions, url: str, seed: int, stats: list[dict[str, Any]]
         "events_per_s": (delivery.sent * total["rps"] / requests) if total and requests else 0.0,
         "latency_ms": {row["name"]: {k: row[k] for k in files.STATS_FIGURES} for row in stats},
         "errors": failures, "delivery": delivery.to_json(),
-        "report": {"html": str(report_dir / files.HTML_REPORT), "csv": str(report_dir / files.STATS_CSV),
+        "options": _options(options), "replay": replay_command(options, seed),
+        "report": {"html": str(report_dir / files.HTML_REPORT), "locust_html": str(report_dir / files.LOCUST_HTML),
+                   "csv": str(report_dir / files.STATS_CSV),
                    "failure_details": str(report_dir / files.FAILURES_GLOB)},
     }
     if hdr is not None:
@@ -87,27 +92,64 @@ def render(summary: Mapping[str, Any]) -> str:
     lines += ["", _delivery_line(summary["delivery"])]
     if summary.get("open_model"):
         lines += ["", *latency.render({"plan": summary["open_model"], "latency_ms": summary["latency_hdr_ms"]})]
-    lines += ["", "checks: " + "; ".join(f"{c['text']} {'ok' if c['passed'] else 'FAILED'}"
-                                         for c in summary.get("checks", []))]
+    if summary.get("checks"):
+        lines += ["", "checks: " + "; ".join(f"{c['text']} {'ok' if c['passed'] else 'FAILED'}"
+                                             for c in summary["checks"])]
     reasons = summary.get("verdict", {}).get("reasons", [])
-    lines += [f"FAILED: {reason}" for reason in reasons] if reasons else ["PASSED"]
+    lines += [f"FAILED: {reason}" for reason in reasons]
+    lines += [cancelled_line(summary["cancel"])] if summary.get("cancelled") else [] if reasons else ["PASSED"]
     lines.append(f"reports: {summary['report']['html']}, {Path(summary['report']['html']).parent / files.SUMMARY}")
     return "\n".join(lines)
+
+
+def cancelled_line(cancel: Mapping[str, Any]) -> str:
+    """``CANCELLED after 12.3 s of 60 s (SIGTERM during the run): the figures cover what ran``."""
+    return (f"CANCELLED after {cancel['after_s']:.1f} s of {cancel['planned_s']} s ({cancel['signal']} during the "
+            f"{cancel['phase']}): the figures cover what ran")
 
 
 def _delivery_line(delivery: Mapping[str, Any]) -> str:
     counted = f"delivery: {delivery['sent']:,} events sent, {delivery['acknowledged']:,} acknowledged"
     if not delivery["checked"]:
-        return f"{counted} (not checked: the target has no /_harness/ inspection API)"
+        return f"{counted} (not checked: {delivery.get('unchecked') or 'the target has no /_harness/ inspection API'})"
     return (f"{counted}, {delivery['stored']:,} stored, {delivery['lost']:,} lost after acknowledgement, "
             f"{delivery['duplicated']:,} duplicated, {delivery['unexpected']:,} unexpected")
 
 
-def embed_plot(html: Path, plot: Path) -> None:
-    """Put the open model's percentile plot into Locust's HTML report, so one file shows the run."""
-    if not html.is_file() or not plot.is_file():
-        return
-    section = ("<section style='margin:2em'><h2>Latency from the intended send time (HdrHistogram)</h2>"
-               f"{plot.read_text()}</section>")
-    page = html.read_text()
-    html.write_text(page.replace("</body>", section + "</body>", 1) if "</body>" in page else page + section)
+def replay_command(options: LoadOptions, seed: int) -> str:
+    """The command line that replays the run's traffic and checks (``capture-harness load --seed N ...``).
+    The API key is never written out: a key other than the placeholder is read from the environment; nor are
+    the values of ``-H`` headers (they may hold credentials): each is written ``Name: …``, to fill in."""
+    words = ["capture-harness", "load", "--seed", str(seed), "--scenario", options.scenario,
+             "-u", str(options.users), "-r", f"{options.spawn_rate:g}", "-t", f"{options.duration_s}s"]
+    thresholds = options.thresholds
+    optional: list[tuple[str, object, bool]] = [
+        ("--processes", options.processes, options.processes > 1), ("--url", options.url, bool(options.url)),
+        ("--arrival-rate", options.arrival_rate, bool(options.arrival_rate)),
+        ("--ramp", options.ramp_s, bool(options.ramp_s)),
+        ("--max-p95", thresholds.max_p95_ms, thresholds.max_p95_ms is not None),
+        ("--max-p99", thresholds.max_p99_ms, thresholds.max_p99_ms is not None),
+        ("--max-error-rate", thresholds.max_error_rate, bool(thresholds.max_error_rate)),
+        ("--min-rps", thresholds.min_rps, thresholds.min_rps is not None),
+        ("--max-missed", thresholds.max_missed, bool(thresholds.max_missed)),
+        ("--ca-bundle", options.ca_bundle, options.ca_bundle is not None),
+        ("--report-dir", options.report_dir, True)]
+    for flag, value, given in optional:
+        if given:
+            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    words += ["--allow-production"] * options.allow_production + ["--insecure"] * options.insecure
+    for header in options.headers:
+        words += ["-H", f"{header.partition(':')[0].strip()}: …"]
+    command = " ".join(shlex.quote(word) for word in words)
+    command += ' --api-key "$CAPTURE_HARNESS_API_KEY"' if options.api_key != DEFAULT_TOKEN else ""
+    return command + (" -- " + " ".join(shlex.quote(arg) for arg in options.locust_args) if options.locust_args else "")
+
+
+def _options(options: LoadOptions) -> dict[str, Any]:
+    """The run's options besides those the summary reports at its top level, for replaying it."""
+    return {"url": options.url, "spawn_rate": options.spawn_rate, "arrival_rate": options.arrival_rate,
+            "ramp_s": options.ramp_s, "allow_production": options.allow_production,
+            "thresholds": dataclasses.asdict(options.thresholds),
+            "ca_bundle": str(options.ca_bundle) if options.ca_bundle else None, "insecure": options.insecure,
+            "headers": [header.partition(":")[0].strip() for header in options.headers],  # names: values may be secret
+            "locust_args": list(options.locust_args)}

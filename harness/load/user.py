@@ -7,8 +7,9 @@ Each request is taken ready-made from the seeded corpus (:mod:`harness.load.corp
 (``batch posthog-node``, ``browser gzip-js``, ...), its answer checked against that same case with the
 contract suite's checks (:mod:`harness.checks`), and recorded in this process's delivery ledger
 (:mod:`harness.load.ledger`).  A failure's stable title goes to Locust (which groups errors by exact
-text); its detail and a curl command go to ``failures-<pid>.jsonl`` in the report directory, with the API
-key masked.  A body too long or not printable for the curl command goes to a file under
+text); its detail and a curl command that sends exactly the failing request
+(:mod:`harness.load.reproduce`) go to ``failures-<pid>.jsonl`` in the report directory, with the API key
+masked.  A body holding the key, or too long or not printable for the curl command, goes to a file under
 ``--capture-bodies-dir`` (``.capture-harness/failed-bodies/``), not into the report directory: bodies hold
 the API key in full, and the report directory is meant to be shared.
 
@@ -18,7 +19,8 @@ files are snapshots taken every second, so they miss the run's last moments.
 
 Options (``locust ... --capture-seed 7``): ``--capture-seed``, ``--capture-api-key``,
 ``--capture-report-dir``, ``--capture-corpus-dir``, ``--capture-bodies-dir``; the open model's
-``--capture-arrival-rate`` and ``--capture-ramp`` (:mod:`harness.load.openmodel`).
+``--capture-arrival-rate`` and ``--capture-ramp`` (:mod:`harness.load.openmodel`); ``--capture-header``,
+``--capture-ca-bundle`` and ``--capture-insecure`` (:mod:`harness.load.transport`: certificates are verified).
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsEntry
 
-from harness.checks import Case, Failure, Reply, Title, curl, first_failure
-from harness.load import corpus, files, openmodel
+from harness.checks import Case, Failure, Reply, first_failure
+from harness.load import corpus, files, openmodel, transport
 from harness.load.hooks import listener
 from harness.load.ledger import LedgerWriter
+from harness.load.reproduce import failure_curl
 from harness.safety import mask_token
 from harness.spec.body import DEFAULT_TOKEN
 
@@ -60,6 +63,7 @@ def _add_options(parser: Any) -> None:
                        env_var="CAPTURE_HARNESS_CORPUS_DIR", help="where generated corpus chunks are cached")
     group.add_argument("--capture-bodies-dir", default=str(corpus.FAILED_BODIES_DIR),
                        env_var="CAPTURE_HARNESS_BODIES_DIR", help="where bodies of failed requests are written")
+    transport.add_locust_options(group)  # --capture-header, --capture-ca-bundle, --capture-insecure
 
 
 # --- the final stats ------------------------------------------------------------------------------------
@@ -187,6 +191,13 @@ class CaptureUser(FastHttpUser):
     _next_case: Callable[[], Case]
     _open_model: bool
 
+    def __init__(self, environment: Environment) -> None:
+        # before FastHttpUser builds its client: verify certificates (its default is not to), send the headers
+        settings = transport.user_transport(environment.parsed_options)
+        self.insecure, self.ssl_context_factory = settings.insecure, settings.ssl_context_factory
+        self.default_headers = settings.headers
+        super().__init__(environment)
+
     def on_start(self) -> None:
         openmodel.wait_for_plan()
         # looked up once per user: the task below runs thousands of times a second
@@ -209,8 +220,9 @@ class CaptureUser(FastHttpUser):
             status = response.status_code or 0
             traffic.ledger.record(status, case.uuids)
             if status == 0:
-                response.failure(str(Title.CONNECTION_FAILED))  # the text: Locust groups errors by their repr
-                _write_failure(traffic, case, Failure(Title.CONNECTION_FAILED, str(response.error)))
+                title, detail = transport.failure(response.error, traffic.base_url)  # refused, reset, TLS, ...
+                response.failure(str(title))  # the text: Locust groups errors by their repr
+                _write_failure(traffic, case, Failure(title, detail))
                 return
             body = response.content or b""
             content_type = response.headers.get("content-type", "")
@@ -229,9 +241,12 @@ class CaptureUser(FastHttpUser):
 
 
 def _write_failure(traffic: _ScenarioTraffic, case: Case, failure: Failure) -> None:
-    command = curl(case.request, traffic.base_url, traffic.bodies_dir)
+    secret = "" if traffic.api_key == DEFAULT_TOKEN else traffic.api_key  # the public placeholder shows as is
+    command = failure_curl(case.request, traffic.base_url, traffic.bodies_dir, secret)
     record = {"time": time.time(), "name": case.name, "title": failure.title, "detail": failure.detail,
               "curl": command}
-    masked = orjson.dumps(record).replace(traffic.api_key.encode(), mask_token(traffic.api_key).encode())
+    masked = orjson.dumps(record)
+    if secret:  # the command holds no key; a detail's body excerpt may
+        masked = masked.replace(secret.encode(), mask_token(secret).encode())
     traffic.failures.write(masked + b"\n")
     traffic.failures.flush()

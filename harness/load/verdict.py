@@ -38,8 +38,12 @@ class Check:
 def answered(total: Mapping[str, Any], errors: list[dict[str, Any]]) -> int:
     """Requests that got an answer: Locust's count without those whose connection failed (refused, reset,
     timed out, TLS)."""
-    unanswered = sum(int(e["occurrences"]) for e in errors if e["error"] == str(Title.CONNECTION_FAILED))
+    unanswered = sum(int(e["occurrences"]) for e in errors if e["error"] in _UNANSWERED)
     return max(0, int(total["requests"]) - unanswered)
+
+
+_UNANSWERED = (str(Title.CONNECTION_FAILED), str(Title.TLS_FAILED))
+"""The failure titles of requests that got no HTTP answer."""
 
 
 def checks(thresholds: Thresholds, stats: list[dict[str, Any]], errors: list[dict[str, Any]],
@@ -79,6 +83,9 @@ def _answered(total: Mapping[str, Any] | None, errors: list[dict[str, Any]]) -> 
     got = answered(total, errors) if total else 0
     if not requests:
         reason = f"no request was answered or failed within the run: Locust counted none (see {files.LOCUST_LOG})"
+    elif any(e["error"] == str(Title.TLS_FAILED) for e in errors):
+        reason = (f"none of the {requests:,} requests sent got an answer: TLS verification failed, the endpoint's "
+                  "certificate did not verify (pass --ca-bundle FILE or --insecure)")
     else:
         reason = (f"none of the {requests:,} requests sent got an answer: every connection failed (refused, reset "
                   "or timed out; is the endpoint listening at --url?)")

@@ -3,7 +3,13 @@
 Routes (contract §1.1, §1.3): the six v0 analytics paths with and without a trailing slash (GET, POST,
 OPTIONS; other methods 405), ``GET /`` answering ``capture``, ``/_readiness`` and ``/_liveness``, the
 inspection API under ``/_harness/``, and an empty 404 for anything else.  CORS is permissive as
-capture's is: the Origin and the requested headers are mirrored, credentials allowed, on every answer.
+capture's is: the Origin and the requested headers are mirrored, credentials allowed, on every answer but
+the inspection API's, which never carry CORS headers and check the caller first
+(:meth:`harness.server.inspect.Inspection.refusal`: Host, Origin, token, content type).
+
+The body bytes all requests hold together are capped (:class:`~harness.server.connections.BodyBudget`,
+``body_bytes_limit``, 256 MiB by default): past it a capture request is answered 503 with ``Retry-After: 1``
+before its body is read.  Every answer is counted in the stats, a 500 from an exception included.
 
 No framework: a capture request is routed by one dictionary lookup, so the server spends its time on
 the contract, not on plumbing (the single-event budget is 70% of a no-op app's rate on the same stack).
@@ -14,14 +20,16 @@ The request handling is :mod:`harness.server.capture`; the ``/_harness/`` handle
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
 
-from harness.server import capture
+from harness.server import capture, offload
+from harness.server.connections import BODY_BYTES_IN_FLIGHT, BodyBudget, Claim
 from harness.server.faults import ERROR_TEXTS, FaultPlan, Faults
 from harness.server.inspect import Inspection, Stats
 from harness.server.store import GroupCommit, Store
@@ -46,14 +54,17 @@ CLIENT_GONE = 499
 """nginx's "client closed request": counted in the stats for a client that left before its answer."""
 
 _TOO_LARGE_TEXT = rule("body-too-large").capture_text
+STORE_FAILED_TEXT = b"transient error, please retry"
+"""Capture's ``RetryableSinkError`` text (503): what a failing store answers, with ``Retry-After: 1``."""
 
 
 class _BodyError(Exception):
     """The body is refused before it is decoded: ``status`` and the text to answer."""
 
-    def __init__(self, status: int, text: str) -> None:
+    def __init__(self, status: int, text: str, headers: Headers | None = None) -> None:
         super().__init__(text)
         self.status = status
+        self.headers: Headers = headers or []
 
 
 class _Disconnected(Exception):
@@ -61,17 +72,24 @@ class _Disconnected(Exception):
 
 
 class CaptureApp:
-    """The ASGI application.  ``store`` receives accepted events; ``faults`` can change at run time."""
+    """The ASGI application.  ``store`` receives accepted events; ``faults`` can change at run time;
+    ``body_bytes_limit`` caps the body bytes in flight; ``inspect_token`` (when set) is required on every
+    ``/_harness/`` route, and ``inspect_hosts`` are further ``Host`` names the inspection API answers."""
 
     def __init__(self, store: Store, faults: Faults | None = None, *, legacy_success: bool = False,
-                 seed: int | None = None, body_chunk_timeout_s: float = BODY_CHUNK_TIMEOUT_S) -> None:
+                 seed: int | None = None, body_chunk_timeout_s: float = BODY_CHUNK_TIMEOUT_S,
+                 body_bytes_limit: int = BODY_BYTES_IN_FLIGHT, inspect_token: str | None = None,
+                 inspect_hosts: Iterable[str] = ()) -> None:
         self.store = store
         self.commits = GroupCommit(store)
+        self.pipelines = offload.Pipelines()
         self.plan = FaultPlan(faults or Faults(), seed)
         self.success_body = LEGACY_OK_BODY if legacy_success else OK_BODY
         self.body_chunk_timeout_s = body_chunk_timeout_s
         self.stats = Stats()
-        self.inspection = Inspection(store, self.stats, self.plan)
+        self.bodies = BodyBudget(body_bytes_limit)
+        self.inspection = Inspection(store, self.stats, self.plan, token=inspect_token, hosts=inspect_hosts,
+                                     bodies=self.bodies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -81,15 +99,22 @@ class CaptureApp:
             return
         path = scope["path"]
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        cors = _cors_headers(headers)
+        status, claim = 500, self.bodies.claim()  # 500: what uvicorn answers when an exception escapes
+        self.stats.in_flight += 1
         try:
             if path in CAPTURE_ROUTES:
-                status = await self._capture_route(scope, receive, send, headers, cors)
+                metered = _metered(receive, claim, headers.get("content-length", ""))
+                status = await self._capture_route(scope, metered, send, headers, _cors_headers(headers))
+            elif path == "/_harness" or path.startswith("/_harness/"):
+                status = await self._inspection_route(scope, receive, send, headers)
             else:
-                status = await self._other_route(scope, receive, send, cors)
+                status = await self._other_route(scope, receive, send, _cors_headers(headers))
         except _Disconnected:  # nothing to answer
             status = CLIENT_GONE
-        self.stats.requests[(path, status)] += 1
+        finally:
+            claim.release()
+            self.stats.in_flight -= 1
+            self.stats.requests[(path, status)] += 1
 
     # --- capture ------------------------------------------------------------------------------------
 
@@ -106,7 +131,7 @@ class CaptureApp:
             body = await self._read_body(receive, headers)
         except _BodyError as error:
             self.stats.rejections[f"body: {error.status}"] += 1
-            return await _respond(send, error.status, str(error).encode(), TEXT, cors)
+            return await _respond(send, error.status, str(error).encode(), TEXT, cors + error.headers)
         delay = self.plan.delay_s()
         if delay:
             await asyncio.sleep(delay)
@@ -116,17 +141,25 @@ class CaptureApp:
             retry = [(b"retry-after", str(self.plan.faults.retry_after_s).encode())]
             return await _respond(send, injected, ERROR_TEXTS[injected].encode(), TEXT, cors + retry)
         query = scope["query_string"].decode("latin-1")
-        outcome = capture.handle(scope["path"], query, headers, body, _client_ip(scope, headers),
-                                 datetime.now(UTC))
+        request = (scope["path"], query, headers, body, _client_ip(scope, headers), datetime.now(UTC))
+        if offload.runs_inline(query, headers, body):
+            outcome = capture.handle(*request)
+        else:  # a large (or expanding) body: its pipeline must not hold up other clients
+            outcome = await self.pipelines.run(capture.handle, *request)
+        del body, request
         if outcome.status != 200:
             self.stats.rejections[outcome.reason or str(outcome.status)] += 1
             return await _respond(send, outcome.status, outcome.text.encode(), TEXT, cors)
         if outcome.records:
-            self.stats.accepted_events += len(outcome.records)
             if self.plan.drops():
                 self.stats.dropped_events += len(outcome.records)
             else:
-                await self.commits.add(outcome.records)
+                try:
+                    await self.commits.add(outcome.records)
+                except sqlite3.Error:  # disk full, a closed or damaged file: nothing stored, the client retries
+                    self.stats.rejections["store: 503"] += 1
+                    return await _respond(send, 503, STORE_FAILED_TEXT, TEXT, cors + [(b"retry-after", b"1")])
+            self.stats.accepted_events += len(outcome.records)  # counted once committed (or dropped by a fault)
         if "beacon=1" in query and parse_qs(query).get("beacon") == ["1"]:
             return await _respond(send, 204, b"", None, cors)
         return await _respond(send, 200, self.success_body, JSON, cors)
@@ -163,17 +196,30 @@ class CaptureApp:
             if method != "GET":
                 return await _respond(send, 405, b"", TEXT, cors + [(b"allow", b"GET")])
             return await _respond(send, 200, b"capture" if path == "/" else b"ok", TEXT, cors)
+        return await _respond(send, 404, b"", TEXT, cors)
+
+    async def _inspection_route(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> int:
+        """``/_harness/``: never CORS headers; the caller checked first (Host, Origin, token, content type)."""
+        path, method = scope["path"], scope["method"]
+        refused = self.inspection.refusal(scope, headers)
+        if refused is not None:
+            status, payload, ask = refused
+            challenge = [(b"www-authenticate", b'Bearer realm="capture-harness inspection"')] if ask else []
+            return await _respond(send, status, orjson.dumps(payload), JSON, challenge)
         handler = self.inspection.routes.get((path, method))
         if handler is None:
             allowed = self.inspection.allowed.get(path)
             if allowed:
-                return await _respond(send, 405, b"", TEXT, cors + [(b"allow", allowed.encode())])
-            return await _respond(send, 404, b"", TEXT, cors)
+                return await _respond(send, 405, b"", TEXT, [(b"allow", allowed.encode())])
+            return await _respond(send, 404, b"", TEXT, [])
+        retry: Headers = []
         try:
             status, payload = await handler(scope["query_string"], lambda: self._read_body(receive, {}))
         except _BodyError as error:  # an inspection body is refused as a bad parameter, whatever the cap
             status, payload = 400, {"error": str(error)}
-        return await _respond(send, status, orjson.dumps(payload), JSON, cors)
+        except sqlite3.Error:
+            status, payload, retry = 503, {"error": "the store failed; retry later"}, [(b"retry-after", b"1")]
+        return await _respond(send, status, orjson.dumps(payload), JSON, retry)
 
 
 def _client_ip(scope: Scope, headers: dict[str, str]) -> str:
@@ -187,6 +233,25 @@ def _client_ip(scope: Scope, headers: dict[str, str]) -> str:
         return real.strip()
     client = scope.get("client")
     return client[0] if client else "127.0.0.1"
+
+
+def _metered(receive: Receive, claim: Claim, declared: str) -> Receive:
+    """``receive`` that holds the body's bytes in ``claim``: the declared length before the first chunk,
+    then what arrives; past the budget it raises the 503 (``Retry-After: 1``) instead of reading on."""
+    announced = int(declared) if declared.isdigit() else 0
+    received = 0
+
+    async def metered() -> dict[str, Any]:
+        nonlocal received
+        if not claim.grow_to(announced):
+            raise _BodyError(503, ERROR_TEXTS[503], [(b"retry-after", b"1")])
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if not claim.grow_to(received):
+                raise _BodyError(503, ERROR_TEXTS[503], [(b"retry-after", b"1")])
+        return message
+    return metered
 
 
 def _cors_headers(headers: dict[str, str]) -> Headers:

@@ -57,7 +57,7 @@ def handle(path: str, query: str, headers: Mapping[str, str], body: bytes, clien
     kind = detect_kind(document)
     if kind == "response":  # a `{"status": ...}` body is just an event without a name to capture
         kind = "capture"
-    report = validate(document, kind, encoded=encoded, wire_size=len(body), warnings=False)
+    report = validate(document, kind, encoded=encoded, wire_size=len(body), warnings=False, limit=1)
     if not report.accepted:
         deciding = rule(report.rejections[0].rule)
         assert deciding.status is not None

@@ -12,6 +12,7 @@ Only capture routes are affected; ``/_harness/`` and the health checks never are
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -19,6 +20,23 @@ from typing import Any
 
 ERROR_TEXTS = {500: "internal error", 503: "transient error, please retry", 429: "rate limited"}
 """Capture's texts for the statuses the error fault answers (contract §7.2)."""
+
+MAX_RETRY_AFTER_S = 86_400
+_MAXIMA = {"latency_ms": 3_600_000.0, "jitter_ms": 3_600_000.0, "stall_every_s": 86_400.0, "stall_for_s": 86_400.0}
+"""The largest value of each duration setting: an hour of latency, a day between or of stalls."""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def shown(value: object) -> str:
+    """``value`` as JSON text, for an error message (never Python's repr); cut to 80 characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = json.dumps(str(value), ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)
@@ -33,15 +51,23 @@ class Faults:
     drop_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("latency_ms", "jitter_ms", "retry_after_s", "stall_every_s", "stall_for_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}")
+        for name, most in _MAXIMA.items():
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 <= value <= most:  # also refuses NaN
+                raise ValueError(f"{name} must be a number from 0 to {int(most)}, got {shown(value)}")
+        if not _is_number(self.retry_after_s) or not float(self.retry_after_s).is_integer() \
+                or not 0 <= self.retry_after_s <= MAX_RETRY_AFTER_S:
+            raise ValueError(f"retry_after_s must be a whole number of seconds from 0 to {MAX_RETRY_AFTER_S}, "
+                             f"got {shown(self.retry_after_s)}")
+        object.__setattr__(self, "retry_after_s", int(self.retry_after_s))
         for name in ("error_rate", "drop_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} is a fraction between 0 and 1, got {getattr(self, name)!r}")
-        unknown = set(self.error_statuses) - set(ERROR_TEXTS)
-        if unknown or not self.error_statuses:
-            raise ValueError(f"error_statuses must be among {sorted(ERROR_TEXTS)}, got {list(self.error_statuses)}")
+            value = getattr(self, name)
+            if not _is_number(value) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} is a fraction between 0 and 1, got {shown(value)}")
+        statuses = self.error_statuses
+        if not statuses or any(not _is_number(s) or not isinstance(s, int) or s not in ERROR_TEXTS for s in statuses):
+            raise ValueError(f"error_statuses must be a list of statuses among {', '.join(map(str, ERROR_TEXTS))}, "
+                             f"got {shown(list(statuses))}")
         if self.stall_for_s and self.stall_for_s >= self.stall_every_s:
             raise ValueError("stall_for_s must be shorter than stall_every_s, or the server never answers")
 
@@ -51,8 +77,11 @@ class Faults:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown fault settings {sorted(unknown)}; known: {', '.join(sorted(known))}")
+            raise ValueError(f"unknown fault settings {', '.join(map(shown, sorted(unknown)))}; "
+                             f"known: {', '.join(sorted(known))}")
         if "error_statuses" in data:
+            if not isinstance(data["error_statuses"], list):
+                raise ValueError(f"error_statuses must be a list of statuses, got {shown(data['error_statuses'])}")
             data = {**data, "error_statuses": tuple(data["error_statuses"])}
         return replace(base or cls(), **data)
 

@@ -2,7 +2,21 @@
 
 Kept out of the routing module (:mod:`harness.server.app`) because none of it is capture: nothing here
 is in the contract; it is how the load ledger, the contract suite's delivery checks and people look
-inside.  Every answer is JSON; a bad parameter is a 400 whose ``error`` says what is accepted.
+inside.  Every answer is JSON; a bad parameter is a 400 whose ``error`` says what is accepted (``limit``
+1..1000, ``after`` a row id 0..2^63-1, ``since`` below, the filters :data:`~harness.server.store.FILTERS`).
+
+The API belongs to whoever started the server (:meth:`Inspection.refusal`, checked before any route):
+
+- no CORS: its answers never carry ``Access-Control-*`` headers, and a request a browser marks as
+  cross-origin (an ``Origin`` other than the server's own, ``Sec-Fetch-Site: cross-site``) is refused 403;
+- the ``Host`` header must name this server: ``localhost``, ``127.0.0.1``, ``::1``, the address the
+  connection arrived on, or a name given to ``serve --inspect-host`` (any port); another name, which is
+  what DNS rebinding sends, is refused 403;
+- with a token (``serve --inspect-token``, ``CAPTURE_HARNESS_INSPECT_TOKEN``, generated when binding
+  beyond loopback), every route needs ``Authorization: Bearer TOKEN`` or ``X-Capture-Harness-Token:
+  TOKEN`` (401 otherwise);
+- ``POST``/``PUT /_harness/faults`` need ``Content-Type: application/json`` (415), so that no HTML form
+  or ``text/plain`` fetch can change the faults.
 
 ``since=`` on ``/_harness/events`` bounds the receive time from below, and takes one of two forms:
 
@@ -18,10 +32,11 @@ Either is cut to the millisecond, the resolution of the stored receive time.
 
 from __future__ import annotations
 
+import hmac
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,7 +44,8 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from harness.server.faults import FaultPlan, Faults
+from harness.server.connections import BodyBudget
+from harness.server.faults import FaultPlan, Faults, shown
 from harness.server.store import FILTERS, Store
 
 ReadBody = Callable[[], Awaitable[bytes]]
@@ -44,6 +60,15 @@ SINCE_FORMS = (
 )
 """What ``since=`` accepts, quoted in its 400."""
 
+MAX_LIMIT = 1000
+"""The most events one ``/_harness/events`` page holds."""
+MAX_ROW_ID = (1 << 63) - 1
+"""SQLite's largest row id: the bound of ``after``."""
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+"""``Host`` names always taken as this server (beside the connection's own address)."""
+TOKEN_HEADER = "x-capture-harness-token"
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST_SECONDS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(seconds=1)
 _SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -57,8 +82,11 @@ class Stats:
     accepted_events: int
     dropped_events: int
     started: float
+    in_flight: int
 
     def __init__(self) -> None:
+        self.in_flight = 0
+        """Requests being handled now (this one included); never reset."""
         self.reset()
 
     def reset(self) -> None:
@@ -87,8 +115,11 @@ class Inspection:
     (for the 405's ``Allow``); both are built once, here, not per request.
     """
 
-    def __init__(self, store: Store, stats: Stats, plan: FaultPlan) -> None:
-        self._store, self._stats, self._plan = store, stats, plan
+    def __init__(self, store: Store, stats: Stats, plan: FaultPlan, *, token: str | None = None,
+                 hosts: Iterable[str] = (), bodies: BodyBudget | None = None) -> None:
+        self._store, self._stats, self._plan, self._bodies = store, stats, plan, bodies
+        self._token = token.encode() if token else None
+        self._hosts = LOOPBACK_NAMES | {host.lower().strip("[]") for host in hosts}
         self.routes: dict[tuple[str, str], Handler] = {
             ("/_harness/events", "GET"): self._events,
             ("/_harness/stats", "GET"): self._get_stats,
@@ -102,20 +133,53 @@ class Inspection:
         for path, method in self.routes:
             self.allowed[path] = f"{self.allowed[path]}, {method}" if path in self.allowed else method
 
+    def refusal(self, scope: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bool] | None:
+        """Why this request may not use the API (status, JSON answer, whether to ask for the token), or None."""
+        host = headers.get("host", "")
+        if _host_name(host) not in self._hosts and _host_name(host) != _server_name(scope):
+            return 403, {"error": f"Host {host or '(none)'} does not name this server: the /_harness/ API answers "
+                                  "requests for localhost, 127.0.0.1, ::1, the address it is bound to, or a name "
+                                  "given to serve --inspect-host"}, False
+        origin = headers.get("origin")
+        if (origin is not None and origin != f"{scope.get('scheme', 'http')}://{host}") \
+                or headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+            return 403, {"error": "the /_harness/ API refuses cross-origin requests from browsers"}, False
+        if self._token is not None:
+            authorization = headers.get("authorization", "")
+            given = authorization[7:].strip() if authorization[:7].lower() == "bearer " else headers.get(TOKEN_HEADER)
+            if not given:
+                return 401, {"error": "the /_harness/ API needs the inspection token: send Authorization: Bearer "
+                                      "TOKEN or X-Capture-Harness-Token: TOKEN"}, True
+            if not hmac.compare_digest(given.encode("latin-1"), self._token):
+                return 401, {"error": "the inspection token is wrong"}, True
+        if scope["path"] == "/_harness/faults" and scope["method"] in ("POST", "PUT") \
+                and headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return 415, {"error": "send the fault settings as JSON, with Content-Type: application/json"}, False
+        return None
+
     async def _events(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
-        params = {key: values[-1] for key, values in parse_qs(query.decode()).items()}
         try:
-            limit = min(int(params.pop("limit", "100")), 1000)
-            after = int(params.pop("after", "0"))
+            params = {key: values[-1] for key, values in
+                      parse_qs(query.decode("utf-8"), keep_blank_values=True).items()}
+        except UnicodeDecodeError:
+            return 400, {"error": "the query string is not UTF-8"}
+        try:
+            limit = _bounded(params.pop("limit", "100"), "limit", 1, MAX_LIMIT)
+            after = _bounded(params.pop("after", "0"), "after", 0, MAX_ROW_ID)
             since = params.pop("since", None)
             since_ms = parse_since(since) if since is not None else None
+            unknown = sorted(set(params) - set(FILTERS))
+            if unknown:
+                raise ValueError(f"cannot filter on {', '.join(map(shown, unknown))}; the parameters are "
+                                 f"{', '.join(FILTERS)}, since, after and limit")
             found = self._store.events(after=after, limit=limit, since_ms=since_ms, **params)
         except ValueError as error:
             return 400, {"error": str(error), "filters": [*FILTERS, "since", "after", "limit"]}
         return 200, {"events": found, "next_after": found[-1]["id"] if len(found) == limit else None}
 
     async def _get_stats(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
-        return 200, self._stats.to_json(self._store.count(), self._plan.faults)
+        in_flight = {"requests": self._stats.in_flight, "body_bytes": self._bodies.held if self._bodies else 0}
+        return 200, {**self._stats.to_json(self._store.count(), self._plan.faults), "in_flight": in_flight}
 
     async def _reset(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
         self._store.reset()
@@ -128,10 +192,13 @@ class Inspection:
     async def _set_faults(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
         try:
             changes = orjson.loads(await read_body() or b"{}")
-            if not isinstance(changes, dict):
-                raise TypeError("send a JSON object of fault settings")
+        except orjson.JSONDecodeError as error:
+            return 400, {"error": f"the body is not JSON ({error.msg})"}
+        if not isinstance(changes, dict):
+            return 400, {"error": "send a JSON object of fault settings"}
+        try:
             faults = Faults.from_json(changes, self._plan.faults)
-        except (ValueError, TypeError) as error:
+        except ValueError as error:
             return 400, {"error": str(error)}
         self._plan.use(faults)
         return 200, faults.to_json()
@@ -141,19 +208,41 @@ class Inspection:
         return 200, self._plan.faults.to_json()
 
 
+def _bounded(value: str, name: str, low: int, high: int) -> int:
+    """``value`` as a whole number in ``low..high`` (digits only: no sign, space, underscore or exponent)."""
+    if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
+        raise ValueError(f"{name}={shown(value[:40])} is not a whole number from {low} to {high}")
+    return int(value)
+
+
+def _host_name(host: str) -> str:
+    """The name in a ``Host`` header, without its port and brackets, lower-case."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0].lower()
+    return host.rpartition(":")[0].lower() if host.count(":") == 1 else host.lower()
+
+
+def _server_name(scope: dict[str, Any]) -> str | None:
+    server = scope.get("server")
+    return str(server[0]).lower() if server else None
+
+
 def parse_since(value: str) -> int:
     """The receive-time bound ``since=value`` names, in milliseconds since the epoch (see the module
     docstring for the two forms); anything else is a ``ValueError`` that quotes :data:`SINCE_FORMS`."""
     if _SECONDS.fullmatch(value):
         seconds = Decimal(value)
         if seconds > _LATEST_SECONDS:
-            raise ValueError(f"since={value!r} is past the year 9999 as epoch seconds (milliseconds are not "
+            raise ValueError(f"since={shown(value[:40])} is past the year 9999 as epoch seconds (milliseconds are not "
                              f"accepted); since takes {SINCE_FORMS}")
         return int(seconds * 1000)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"since={value!r} is not a time; since takes {SINCE_FORMS}") from None
+        raise ValueError(f"since={shown(value[:40])} is not a time; since takes {SINCE_FORMS}") from None
     if moment.tzinfo is None:
-        raise ValueError(f"since={value!r} has no offset; since takes {SINCE_FORMS}")
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+        raise ValueError(f"since={shown(value[:40])} has no offset; since takes {SINCE_FORMS}")
+    try:
+        return (moment - _EPOCH) // timedelta(milliseconds=1)
+    except OverflowError:  # an offset that takes year 1 or 9999 out of range
+        raise ValueError(f"since={shown(value[:40])} is out of range; since takes {SINCE_FORMS}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import selectors
 import subprocess
 import sys
@@ -30,6 +31,20 @@ _LOG_TAIL = 2000
 """Characters of the server's log quoted when it fails to start."""
 
 
+TOKEN_ENV = "CAPTURE_HARNESS_INSPECT_TOKEN"
+"""How the inspection token reaches ``serve`` (never on its command line, where ``ps`` shows it)."""
+
+
+def new_token() -> str:
+    """A fresh inspection token."""
+    return secrets.token_urlsafe(24)
+
+
+def inspect_headers(token: str | None) -> dict[str, str]:
+    """The headers that present ``token`` to the ``/_harness/`` API (none without one)."""
+    return {"X-Capture-Harness-Token": token} if token else {}
+
+
 class ServeError(RuntimeError):
     """The reference endpoint did not start; the message says why, with the end of its log if it has one."""
 
@@ -42,18 +57,26 @@ class ServeProcess:
     ``log`` receives the server's stderr (appended, so successive servers can share one file; None
     discards it), ``cwd`` is its working directory, and ``prefix`` a command to run it under (a
     benchmark's ``taskset -c 0``, which execs it, so ``process.pid`` is still the server's).
+    ``inspect_token``: the token its ``/_harness/`` API requires (None: none; :func:`new_token` makes one),
+    kept as ``inspect_token`` with ``inspect_headers`` to send it.
     """
 
     def __init__(self, *, db: Path | None = None, args: Sequence[str] = (), log: Path | None = None,
                  cwd: Path | None = None, prefix: Sequence[str] = (), start_timeout: float = 30.0,
-                 stop_timeout: float = 30.0) -> None:
+                 stop_timeout: float = 30.0, inspect_token: str | None = None) -> None:
         self.log_path = log
+        self.inspect_token = inspect_token
+        self.inspect_headers = inspect_headers(inspect_token)
+        environment = {name: value for name, value in os.environ.items() if name != TOKEN_ENV}
+        if inspect_token:
+            environment[TOKEN_ENV] = inspect_token
         self._stop_timeout = stop_timeout
         self._log: IO[bytes] | None = log.open("ab") if log is not None else None
         store = ["--db", str(db)] if db is not None else []
         self.process = subprocess.Popen(
             [*prefix, sys.executable, "-m", "harness.cli", "serve", "--host", HOST, "--port", "0", *store, *args],
-            stdout=subprocess.PIPE, stderr=self._log if self._log is not None else subprocess.DEVNULL, cwd=cwd)
+            stdout=subprocess.PIPE, stderr=self._log if self._log is not None else subprocess.DEVNULL, cwd=cwd,
+            env=environment)
         try:
             self.url = self._read_url(start_timeout)
         except BaseException:

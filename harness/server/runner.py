@@ -3,7 +3,8 @@ background thread for the test suites (``running``).
 
 uvicorn serves a socket this module binds itself, so ``--port 0`` picks a free port and the base URL is
 known before the first request.  SIGINT and SIGTERM stop it gracefully (uvicorn finishes the requests
-in flight), then the store checkpoints and closes.
+in flight for at most ``Limits.graceful_timeout_s``, then cancels them), then the store checkpoints and
+closes.  The connection limits are :mod:`harness.server.connections`'.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import uvicorn
 from uvicorn.server import HANDLED_SIGNALS
 
 from harness.server.app import CaptureApp
+from harness.server.connections import Limits, protocol_for
 
 ASGIApp = Callable[..., Any]
 
@@ -42,10 +44,15 @@ def base_url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def _config(app: ASGIApp) -> uvicorn.Config:
+def _config(app: ASGIApp, limits: Limits | None = None) -> uvicorn.Config:
+    """uvicorn's settings; ``limits`` (default :class:`~harness.server.connections.Limits`' defaults) bound
+    the connections: header time and size, idle keep-alive, graceful shutdown."""
+    limits = limits or Limits()
     return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                          http="httptools", loop="uvloop" if sys.platform != "win32" else "asyncio",
-                          timeout_keep_alive=30, server_header=False, date_header=True)
+                          http=protocol_for(limits), loop="uvloop" if sys.platform != "win32" else "asyncio",
+                          timeout_keep_alive=limits.keep_alive_s,  # type: ignore[arg-type]  # a float works
+                          timeout_graceful_shutdown=limits.graceful_timeout_whole_s,
+                          server_header=False, date_header=True)
 
 
 class _AnnouncingServer(uvicorn.Server):
@@ -77,16 +84,22 @@ class _AnnouncingServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(app: ASGIApp, host: str, port: int, *, cleanup: Callable[[], None] | None = None) -> None:
+def serve(app: ASGIApp, host: str, port: int, *, cleanup: Callable[[], None] | None = None,
+          limits: Limits | None = None, tls_files: tuple[str, str] | None = None) -> None:
     """Serve ``app`` until SIGINT/SIGTERM, then run ``cleanup`` (the CLI closes the store there); ``cleanup``
-    runs too when the socket cannot be bound (the port in use)."""
+    runs too when the socket cannot be bound (the port in use).  ``limits``: the connection limits.
+    ``tls_files``: (certificate file, key file), to serve https:// (``serve --ssl-certfile --ssl-keyfile``)."""
     try:
         sock = bind(host, port)
     except BaseException:
         if cleanup is not None:
             cleanup()
         raise
-    server = _AnnouncingServer(_config(app), base_url(sock), announce=True)
+    config, url = _config(app, limits), base_url(sock)
+    if tls_files is not None:
+        config.ssl_certfile, config.ssl_keyfile = tls_files  # uvicorn loads them when it starts
+        url = "https" + url.removeprefix("http")
+    server = _AnnouncingServer(config, url, announce=True)
     try:
         server.run(sockets=[sock])
     finally:
@@ -109,11 +122,11 @@ class Running:
         self._thread.join(timeout=10)
 
 
-def start(app: CaptureApp, host: str = "127.0.0.1", port: int = 0) -> Running:
+def start(app: CaptureApp, host: str = "127.0.0.1", port: int = 0, *, limits: Limits | None = None) -> Running:
     """Start ``app`` in a daemon thread and return once it accepts connections."""
     sock = bind(host, port)
     url = base_url(sock)
-    config = _config(app)
+    config = _config(app, limits)
     server = _AnnouncingServer(config, url, announce=False)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="capture-harness-server",
                               daemon=True)
@@ -126,9 +139,10 @@ def start(app: CaptureApp, host: str = "127.0.0.1", port: int = 0) -> Running:
 
 
 @contextlib.contextmanager
-def running(app: CaptureApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[Running]:
+def running(app: CaptureApp, host: str = "127.0.0.1", port: int = 0, *,
+            limits: Limits | None = None) -> Iterator[Running]:
     """``with running(app) as server: ...server.url...``"""
-    server = start(app, host, port)
+    server = start(app, host, port, limits=limits)
     try:
         yield server
     finally:

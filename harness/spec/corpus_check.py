@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.spec.rules import rule
-from harness.spec.validation import Finding, Report, parse_rejection, validate
+from harness.spec.validation import CLI_FINDINGS, Finding, Report, parse_rejection, validate
 
 _LABEL_KEYS = frozenset({"rule", "expect_status", "body"})
 
@@ -48,6 +48,8 @@ class Judgement:
             status = rule(finding.rule).status
             verdict = f"rejected ({status})" if status else "not conformant"
             yield f"{self.document.where}: {verdict} {finding.path} [{finding.rule}] {finding.message}"
+        if self.report.truncated:
+            yield f"{self.document.where}: ... more findings not listed (the first {len(self.report.rejections)} are)"
         for finding in self.report.warnings:
             yield (f"{self.document.where}: warning (accepted, ineffective) {finding.path} [{finding.rule}] "
                    f"{finding.message}")
@@ -56,6 +58,7 @@ class Judgement:
         return {"file": self.document.source, "line": self.document.line, "kind": self.report.kind,
                 "status": self.report.status if self.report.rejections else 200,
                 "rejections": [_finding_json(f) for f in self.report.rejections],
+                "more_rejections": self.report.truncated,
                 "warnings": [_finding_json(f) for f in self.report.warnings]}
 
 
@@ -162,7 +165,7 @@ def _judge(document: Document, kind: str | None) -> Report:
         broken = parse_rejection(document.strict_error)
         finding = Finding(broken.name, "$", f"{broken.summary} ({document.strict_error})")
         return Report(kind=kind or "capture", rejections=(finding,), status=broken.status)
-    return validate(document.value, kind, encoded=document.raw)
+    return validate(document.value, kind, encoded=document.raw, limit=CLI_FINDINGS)
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:

@@ -8,10 +8,18 @@ and the byte limits (``body-too-large``, ``event-too-large``).
 A request can break several rules; capture stops at the first failing stage (:class:`harness.spec.rules.Stage`),
 so a report lists the violations of that stage only, and its status is theirs.  Warnings ("accepted but
 ineffective") are computed only for accepted payloads.
+
+Explaining costs what is reported, not what is wrong (issue 14): the deciding stage is found by
+jsonschema-rs yes/no passes per stage (:func:`harness.spec.schemas.failing_stage`), and Python's
+``jsonschema`` then explains only that stage's failures, lazily.  ``validate(..., limit=N)`` stops after
+the first N findings (``Report.truncated`` says more exist; counting them would cost the explanation this
+avoids): the reference server asks for one, the ``validate`` command for :data:`CLI_FINDINGS`.  The
+default, every finding of the deciding stage, is the library's and the golden cases'.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +38,8 @@ from harness.spec.jsontext import JSON_DEPTH_LIMIT, to_json, too_deep
 from harness.spec.rules import EVENT_SIZE_LIMIT, WIRE_BODY_LIMIT, Rule, Stage, rule
 
 KINDS: tuple[str, ...] = tuple(schemas.KIND_FILES)
+CLI_FINDINGS = 20
+"""How many findings ``capture-harness validate`` lists per document; past it the report says more exist."""
 
 @dataclass(frozen=True)
 class Finding:
@@ -52,6 +62,8 @@ class Report:
     rejections: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
     status: int | None = field(default=200)
+    truncated: bool = False
+    """More findings of the deciding stage exist than ``rejections`` lists (``validate(..., limit=N)``)."""
 
     @property
     def accepted(self) -> bool:
@@ -69,7 +81,7 @@ def is_acceptable(document: Any, kind: str | None = None) -> bool:
 
 
 def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = None,
-             wire_size: int | None = None, warnings: bool = True) -> Report:
+             wire_size: int | None = None, warnings: bool = True, limit: int | None = None) -> Report:
     """Judge ``document`` as capture would.
 
     ``encoded`` is the payload's JSON bytes, when the caller has them (the CLI and the server do), so byte
@@ -77,22 +89,35 @@ def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = 
     (compressed), for the 20 MiB wire cap; ``warnings=False`` skips the "accepted but ineffective"
     checks, which capture itself never makes (the reference server's hot path); otherwise the document is serialized compactly to measure it, and
     checked for what that JSON text could not hold (lone surrogates, numbers beyond float range): with
-    ``encoded``, the caller's strict parser already refused those (:func:`parse_rejection`).
+    ``encoded``, the caller's strict parser already refused those (:func:`parse_rejection`).  ``limit``
+    caps the findings explained (None: every finding of the deciding stage); the deciding stage, and so
+    the status, is the same whatever the limit.
     """
     kind = kind or detect_kind(document)
     if kind not in schemas.KIND_FILES:
         raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
     target = schemas.uri(kind)
     findings = list(_code_findings(document, kind, encoded, wire_size))
-    try:
-        acceptable = schemas.fast_validator(target).is_valid(document)
-    except UnicodeEncodeError:  # a lone surrogate jsonschema-rs cannot read (in a key): reported in code
-        acceptable = False
-    if not acceptable:
+    schema_stage = schemas.failing_stage(target, document)
+    stages = [_stage(f) for f in findings] + ([schema_stage] if schema_stage is not None else [])
+    if not stages:
+        return Report(kind=kind, warnings=tuple(_warnings(document, kind)) if warnings else ())
+    stage = min(stages)
+    deciding = [f for f in findings if _stage(f) == stage]
+    if schema_stage == stage and (limit is None or len(deciding) <= limit):
+        wanted = None if limit is None else limit + 1 - len(deciding)
+        deciding.extend(itertools.islice(_schema_findings(target, document, stage), wanted))
+    if not deciding:  # jsonschema-rs refused what jsonschema accepts at that stage (it cannot read a lone
+        # surrogate): judge on every stage's explanations, as before stages were told apart
         findings.extend(_schema_findings(target, document))
-    if findings:
-        return _decide(kind, findings)
-    return Report(kind=kind, warnings=tuple(_warnings(document, kind)) if warnings else ())
+        if not findings:
+            return Report(kind=kind, warnings=tuple(_warnings(document, kind)) if warnings else ())
+        stage = min(_stage(f) for f in findings)
+        deciding = [f for f in findings if _stage(f) == stage]
+    shown = deciding if limit is None else deciding[:limit]
+    return Report(kind=kind, rejections=tuple(shown), status=shown[0].status, truncated=len(shown) < len(deciding))
 
 
 def parse_rejection(error_message: str) -> Rule:
@@ -107,21 +132,15 @@ def parse_rejection(error_message: str) -> Rule:
     return rule("body-not-json")
 
 
-def _decide(kind: str, findings: list[Finding]) -> Report:
-    stage = min(_stage(f) for f in findings)
-    deciding = tuple(f for f in findings if _stage(f) == stage)
-    return Report(kind=kind, rejections=deciding, status=deciding[0].status)
-
-
 def _stage(finding: Finding) -> Stage:
     stage = rule(finding.rule).stage
     assert stage is not None, f"{finding.rule} is a warning, not a rejection"
     return stage
 
 
-def _schema_findings(target: str, document: Any) -> Iterator[Finding]:
+def _schema_findings(target: str, document: Any, stage: Stage | None = None) -> Iterator[Finding]:
     seen: set[tuple[str, str]] = set()
-    for failure in schemas.explain(target, document):
+    for failure in schemas.explain(target, document, stage):
         key = (failure.rule, failure.json_path)
         if key not in seen:
             seen.add(key)
