@@ -73,8 +73,17 @@ class Title(enum.StrEnum):
 
     NO_ANSWER = ("no answer", Concern.TRANSPORT,
                  "the contract suite got no HTTP answer: connection refused or reset, or none within --capture-timeout")
+    CONNECTION_REFUSED = ("connection refused", Concern.TRANSPORT,
+                          "a load test request got no HTTP answer: nothing accepted the connection (is --url right?)")
+    CONNECTION_RESET = ("connection reset", Concern.TRANSPORT,
+                        "a load test request got no HTTP answer: the endpoint or a proxy closed the connection")
+    TIMED_OUT = ("timed out", Concern.TRANSPORT,
+                 "a load test request got no HTTP answer within Locust's network timeout")
+    UNANSWERED_AT_END = ("no answer before the run ended", Concern.TRANSPORT,
+                         "a load test request was still waiting for its answer when the run ended: the endpoint "
+                         "accepted it and never answered")
     CONNECTION_FAILED = ("connection failed", Concern.TRANSPORT,
-                         "a load test request got no HTTP answer (Locust's status 0): refused, reset or timed out")
+                         "a load test request got no HTTP answer (Locust's status 0) for another network reason")
     TLS_FAILED = ("TLS verification failed", Concern.TRANSPORT,
                   "a load test request's TLS handshake failed: its certificate did not verify (--ca-bundle, --insecure)")
     SERVER_ERROR = ("server error", Concern.STATUS,

@@ -230,13 +230,29 @@ def test_nothing_listening_fails_the_run_even_when_errors_are_tolerated(workdir:
     assert run.returncode == 1, run.output
     summary = run.summary
     assert summary["requests"] > 0 and summary["failures"] == summary["requests"]
-    assert summary["errors"] and all(error["error"] == "connection failed" for error in summary["errors"])
+    assert summary["errors"] and all(error["error"] == "connection refused" for error in summary["errors"])
     assert summary["verdict"]["passed"] is False
     assert summary["checks"][0] == {"name": "answered", "limit": 1, "value": 0, "passed": False,
                                     "text": f"answered 0 of {summary['requests']:,} >= 1",
                                     "reason": summary["verdict"]["reasons"][0]}
     assert f"FAILED: none of the {summary['requests']:,} requests sent got an answer" in run.stdout
     assert "no request was sent" not in run.stdout and "thresholds met" not in run.stdout
+
+
+@pytest.mark.e2e
+def test_an_endpoint_that_never_answers_is_named_not_taken_for_silence(workdir: Path) -> None:
+    with socket.socket() as silent:  # listens (the kernel completes the handshakes), never accepts or answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1024)
+        port = silent.getsockname()[1]
+        run = load(workdir, "never-answers", "--url", f"http://127.0.0.1:{port}", "--scenario", "capture",
+                   "-t", "3s", "-u", "2")
+    assert run.returncode == 1, run.output
+    summary = run.summary
+    assert summary["requests"] > 0 and summary["failures"] == summary["requests"], run.output
+    assert all(error["error"] == "no answer before the run ended" for error in summary["errors"])
+    assert f"none of the {summary['requests']:,} requests sent got an answer" in run.stdout
+    assert "no request was" not in run.stdout
 
 
 def test_an_error_rate_out_of_range_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

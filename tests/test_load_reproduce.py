@@ -37,6 +37,10 @@ def _rebuilt(command: str, environment: dict[str, str]) -> WireRequest:
         value = words[index + 1] if word.startswith("-") else ""
         if word == "-X":
             method = value
+        elif word == "-H" and value.startswith("@"):  # curl reads one header a line from the file
+            for line in Path(value[1:]).read_text().splitlines():
+                name, _, text = line.partition(":")
+                headers[name] = text.strip()
         elif word == "-H":
             name, _, text = value.partition(":")
             headers[name] = text.strip()
@@ -92,11 +96,12 @@ def test_a_key_in_a_header_is_read_from_the_environment(tmp_path: Path) -> None:
     assert f"-H 'Authorization: Bearer '\"${{{KEY_VARIABLE}}}\"" in command
 
 
-def test_extra_headers_are_sent_after_the_requests_own(tmp_path: Path) -> None:
+def test_the_runs_headers_are_sent_from_a_file_and_never_shown(tmp_path: Path) -> None:
     request = encode(_body(SECRET), "gzip-header", "/batch/")
-    command = failure_curl(request, BASE, tmp_path, SECRET, {"X-Gateway": "staging"})
+    command = failure_curl(request, BASE, tmp_path, SECRET, {"X-Gateway-Key": "gateway-s3cret"})
     rebuilt = _rebuilt(command, {KEY_VARIABLE: SECRET})
-    assert rebuilt.headers == {**request.headers, "X-Gateway": "staging"} and rebuilt.body == request.body
+    assert rebuilt.headers == {**request.headers, "X-Gateway-Key": "gateway-s3cret"} and rebuilt.body == request.body
+    assert "gateway-s3cret" not in command and "-H @" in command.replace("'", "")
 
 
 def test_a_body_without_content_type_keeps_curl_from_adding_one(tmp_path: Path) -> None:

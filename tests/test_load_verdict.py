@@ -3,12 +3,15 @@ the default error-rate check, a run with nothing answered, and that only the che
 
 from __future__ import annotations
 
+import errno
+import ssl
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.load import summary
+from harness.checks import Title
+from harness.load import summary, transport, verdict
 from harness.load.ledger import Reconciliation
 from harness.load.options import LoadOptions, Thresholds, UsageError
 
@@ -86,3 +89,22 @@ def test_a_run_with_nothing_counted_does_not_claim_nothing_was_sent() -> None:
 def test_thresholds_out_of_range_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(UsageError, match="--max-"):
         Thresholds(**settings)
+
+
+@pytest.mark.parametrize("error, title", [
+    (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), Title.CONNECTION_REFUSED),
+    (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), Title.CONNECTION_RESET),
+    (BrokenPipeError(errno.EPIPE, "Broken pipe"), Title.CONNECTION_RESET),
+    (TimeoutError("timed out"), Title.TIMED_OUT),
+    (OSError(errno.ETIMEDOUT, "Connection timed out"), Title.TIMED_OUT),
+    (OSError(errno.EHOSTUNREACH, "No route to host"), Title.CONNECTION_FAILED),
+    (ssl.SSLCertVerificationError(1, "certificate verify failed"), Title.TLS_FAILED),
+])
+def test_each_way_a_request_gets_no_answer_has_its_title(error: BaseException, title: Title) -> None:
+    assert transport.failure(error, "https://127.0.0.1:8443")[0] is title
+
+
+def test_requests_without_an_answer_of_any_kind_are_not_counted_as_answered() -> None:
+    errors = [{"error": str(title), "occurrences": 2} for title in transport.NO_ANSWER_TITLES]
+    errors.append({"error": f"{Title.SERVER_ERROR} (503)", "occurrences": 3})  # an answer, if a bad one
+    assert verdict.answered({"requests": 20}, errors) == 10

@@ -11,6 +11,8 @@ so the API key may not appear in it; yet the command must send the request that 
 - where the key appears in the URL or a header, the key is written ``"${CAPTURE_HARNESS_API_KEY}"``
   between the quoted rest of the argument: the shell puts it back from the environment (the variable
   ``load`` also reads its ``--api-key`` from), so the printed command holds no key;
+- the run's own ``-H`` headers (which may be a gateway's credentials) go to a header file beside the
+  bodies, read back with ``-H @FILE``, so they are sent and not shown;
 - a body sent without ``Content-Type`` gets ``-H 'Content-Type:'``, which stops curl from adding its own
   ``application/x-www-form-urlencoded`` (capture reads a form only under that exact type, §2.1), and
   ``--globoff`` stops curl from reading ``[]{}`` in the URL as a glob.
@@ -37,13 +39,15 @@ INLINE_LIMIT = 4096
 
 def failure_curl(request: WireRequest, base_url: str, bodies_dir: Path, api_key: str,
                  extra_headers: Mapping[str, str] | None = None) -> str:
-    """A ``curl`` command that sends ``request`` (with ``extra_headers`` after its own) to ``base_url``."""
-    headers = {**request.headers, **(extra_headers or {})}
+    """A ``curl`` command that sends ``request`` (with ``extra_headers``, from a header file, after its own)
+    to ``base_url``."""
     words = [shlex.join(["curl", "-sS", "-i", "--globoff", "-X", request.method])]
-    for name, value in headers.items():
+    for name, value in request.headers.items():
         words += ["-H", _argument(f"{name}: {value}", api_key)]
+    if extra_headers:
+        words += ["-H", shlex.quote(f"@{header_file(extra_headers, bodies_dir)}")]
     if request.body:
-        if not any(name.lower() == "content-type" for name in headers):
+        if not any(name.lower() == "content-type" for name in {**request.headers, **(extra_headers or {})}):
             words += ["-H", shlex.quote("Content-Type:")]
         if _inline(request.body, api_key):
             words += ["--data-binary", shlex.quote(request.body.decode("utf-8"))]
@@ -53,14 +57,20 @@ def failure_curl(request: WireRequest, base_url: str, bodies_dir: Path, api_key:
     return " ".join(words)
 
 
-def body_file(body: bytes, bodies_dir: Path) -> Path:
+def body_file(body: bytes, bodies_dir: Path, *, prefix: str = "body") -> Path:
     """``body`` written to ``bodies_dir`` (absolute, so the command works from any directory), named by content."""
     bodies_dir = bodies_dir.resolve()
     bodies_dir.mkdir(parents=True, exist_ok=True)
-    path = bodies_dir / f"body-{hashlib.sha256(body).hexdigest()[:16]}.bin"
+    path = bodies_dir / f"{prefix}-{hashlib.sha256(body).hexdigest()[:16]}.bin"
     if not path.exists():
         path.write_bytes(body)
     return path
+
+
+def header_file(headers: Mapping[str, str], bodies_dir: Path) -> Path:
+    """``headers`` as curl's ``-H @FILE`` reads them (one ``Name: value`` a line), beside the bodies."""
+    text = "".join(f"{name}: {value}\n" for name, value in headers.items()).encode()
+    return body_file(text, bodies_dir, prefix="headers")
 
 
 def _inline(body: bytes, api_key: str) -> bool:

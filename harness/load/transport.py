@@ -10,6 +10,7 @@ Certificates are verified unless insecure (Locust's ``FastHttpUser`` default is 
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import ssl
@@ -74,8 +75,22 @@ def _transport(headers: tuple[str, ...], bundle: str | None, insecure: bool) -> 
     return UserTransport(insecure, factory, tls.parse_headers(headers))
 
 
+NO_ANSWER_TITLES = (Title.CONNECTION_REFUSED, Title.CONNECTION_RESET, Title.TIMED_OUT, Title.CONNECTION_FAILED,
+                    Title.TLS_FAILED, Title.UNANSWERED_AT_END)
+"""The titles of a request that got no HTTP answer, one per way it can go wrong, so the summary counts each."""
+
+_BY_ERRNO = {errno.ECONNREFUSED: Title.CONNECTION_REFUSED, errno.ECONNRESET: Title.CONNECTION_RESET,
+             errno.EPIPE: Title.CONNECTION_RESET, errno.ETIMEDOUT: Title.TIMED_OUT}
+
+
 def failure(error: BaseException | None, base_url: str) -> tuple[Title, str]:
-    """The title and detail of a request that got no answer: a certificate that did not verify is named so."""
+    """The title and detail of a request that got no answer: refused, reset, timed out, a certificate that
+    did not verify, or another network failure."""
     if tls.is_verification_error(error) and error is not None:
         return Title.TLS_FAILED, tls.verification_failed(base_url, error)
-    return Title.CONNECTION_FAILED, str(error)
+    detail = str(error) or type(error).__name__
+    if isinstance(error, TimeoutError) or type(error).__name__ == "Timeout":  # gevent's Timeout, not imported here
+        return Title.TIMED_OUT, detail
+    if isinstance(error, OSError) and error.errno in _BY_ERRNO:
+        return _BY_ERRNO[error.errno], detail
+    return Title.CONNECTION_FAILED, detail

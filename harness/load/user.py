@@ -34,12 +34,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+from gevent import GreenletExit
 from locust import FastHttpUser, events, task
 from locust.env import Environment
+from locust.exception import CatchResponseError
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsEntry
 
-from harness.checks import Case, Failure, Reply, first_failure
+from harness.checks import Case, Failure, Reply, Title, first_failure
 from harness.load import corpus, files, openmodel, transport
 from harness.load.hooks import listener
 from harness.load.ledger import LedgerWriter
@@ -190,13 +192,25 @@ class CaptureUser(FastHttpUser):
     _traffic: _ScenarioTraffic
     _next_case: Callable[[], Case]
     _open_model: bool
+    _run_headers: dict[str, str]
 
     def __init__(self, environment: Environment) -> None:
         # before FastHttpUser builds its client: verify certificates (its default is not to), send the headers
         settings = transport.user_transport(environment.parsed_options)
         self.insecure, self.ssl_context_factory = settings.insecure, settings.ssl_context_factory
-        self.default_headers = settings.headers
+        self.default_headers = self._run_headers = settings.headers
         super().__init__(environment)
+
+    def _unanswered_at_end(self, case: Case, sent: float) -> None:
+        """Report a request the run's end interrupted: Locust would drop it, and a target that accepts
+        connections and never answers would then look like one that was never sent anything."""
+        title = Title.UNANSWERED_AT_END
+        self.environment.events.request.fire(
+            request_type=case.request.method, name=case.name, response_time=(time.perf_counter() - sent) * 1000,
+            response_length=0, exception=CatchResponseError(str(title)), context={}, response=None,
+            url=case.request.target)
+        self._traffic.ledger.record(0, case.uuids)
+        _write_failure(self._traffic, case, Failure(title, "no answer when the run ended"), self._run_headers)
 
     def on_start(self) -> None:
         openmodel.wait_for_plan()
@@ -212,9 +226,14 @@ class CaptureUser(FastHttpUser):
         case = self._next_case()
         sent = time.perf_counter()
         request = case.request
-        with self.client.request(request.method, request.target, name=case.name,
-                                 data=request.body,  # type: ignore[arg-type]  # Locust's annotation omits bytes
-                                 headers=request.headers, catch_response=True) as response:
+        try:
+            answer = self.client.request(request.method, request.target, name=case.name,
+                                         data=request.body,  # type: ignore[arg-type]  # Locust's annotation omits bytes
+                                         headers=request.headers, catch_response=True)
+        except GreenletExit:  # the run ended while this request waited: counted, not lost from the figures
+            self._unanswered_at_end(case, sent)
+            raise
+        with answer as response:
             if due is not None:
                 openmodel.record(case.name, due, sent)
             status = response.status_code or 0
@@ -222,7 +241,7 @@ class CaptureUser(FastHttpUser):
             if status == 0:
                 title, detail = transport.failure(response.error, traffic.base_url)  # refused, reset, TLS, ...
                 response.failure(str(title))  # the text: Locust groups errors by their repr
-                _write_failure(traffic, case, Failure(title, detail))
+                _write_failure(traffic, case, Failure(title, detail), self._run_headers)
                 return
             body = response.content or b""
             content_type = response.headers.get("content-type", "")
@@ -237,12 +256,12 @@ class CaptureUser(FastHttpUser):
                     traffic.passing.add(verdict)
             else:
                 response.failure(f"{failure.title} ({status})")  # Locust groups errors by status and title
-                _write_failure(traffic, case, failure)
+                _write_failure(traffic, case, failure, self._run_headers)
 
 
-def _write_failure(traffic: _ScenarioTraffic, case: Case, failure: Failure) -> None:
+def _write_failure(traffic: _ScenarioTraffic, case: Case, failure: Failure, headers: dict[str, str]) -> None:
     secret = "" if traffic.api_key == DEFAULT_TOKEN else traffic.api_key  # the public placeholder shows as is
-    command = failure_curl(case.request, traffic.base_url, traffic.bodies_dir, secret)
+    command = failure_curl(case.request, traffic.base_url, traffic.bodies_dir, secret, headers)
     record = {"time": time.time(), "name": case.name, "title": failure.title, "detail": failure.detail,
               "curl": command}
     masked = orjson.dumps(record)

@@ -17,6 +17,7 @@ from harness.checks import Title
 from harness.load import files
 from harness.load.ledger import Reconciliation
 from harness.load.options import Thresholds
+from harness.load.transport import NO_ANSWER_TITLES
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def answered(total: Mapping[str, Any], errors: list[dict[str, Any]]) -> int:
     return max(0, int(total["requests"]) - unanswered)
 
 
-_UNANSWERED = (str(Title.CONNECTION_FAILED), str(Title.TLS_FAILED))
+_UNANSWERED = tuple(str(title) for title in NO_ANSWER_TITLES)
 """The failure titles of requests that got no HTTP answer."""
 
 
@@ -87,8 +88,13 @@ def _answered(total: Mapping[str, Any] | None, errors: list[dict[str, Any]]) -> 
         reason = (f"none of the {requests:,} requests sent got an answer: TLS verification failed, the endpoint's "
                   "certificate did not verify (pass --ca-bundle FILE or --insecure)")
     else:
-        reason = (f"none of the {requests:,} requests sent got an answer: every connection failed (refused, reset "
-                  "or timed out; is the endpoint listening at --url?)")
+        counts = {e["error"]: 0 for e in errors}
+        for e in errors:
+            counts[e["error"]] += int(e["occurrences"])
+        how = ", ".join(f"{count:,} {title}" for title, count in sorted(counts.items(), key=lambda kv: -kv[1])
+                        if title in _UNANSWERED)
+        reason = (f"none of the {requests:,} requests sent got an answer ({how}); is the endpoint listening at "
+                  "--url, and does it answer?")
     return Check("answered", 1, got, got > 0, f"answered {got:,} of {requests:,} >= 1", None if got else reason)
 
 
