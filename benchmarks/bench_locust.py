@@ -6,9 +6,10 @@ that posts one fixed body (``benchmarks/bare_locustfile.py``).  The target is th
 uvicorn + httptools + uvloop (``bench_server.py --target noop``), pinned to CPU 0; Locust runs headless
 pinned to CPU 1, the same users and duration for both, in interleaved rounds (the median ratio counts).
 Requests/s come from Locust's ``--csv`` stats; the CPU time Locust spent per request is printed too, the
-steadier figure on a busy machine.  The scenario's corpus is generated before its runs, as
-``capture-harness load`` does, so the comparison is of what a task costs (take a ready request, send it,
-check the reply, write the ledger), not of the generator.
+steadier figure on a busy machine.  The scenario's first chunks are prepared before each run, as
+``capture-harness load`` does, and its generator process (:mod:`harness.load.supply`, which inherits the
+Locust process's CPU) makes the rest, so the comparison is of what a task costs (take a ready request, send
+it, check the reply, write the ledger) with the supply running beside it.
 
 Then ``capture-harness load --scenario batch`` runs (pinned to CPU 1) against the reference endpoint
 (pinned to CPU 0); its summary gives events/s, and the CPU time each process used over the middle of the
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import shutil
 import statistics
@@ -30,11 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.load import corpus
+from harness.load import supply
 from harness.server.process import ServeProcess
 
 HERE = Path(__file__).resolve().parent
@@ -87,16 +86,6 @@ def _locust(locustfile: Path, url: str, target_pid: int, users: int, seconds: in
     return Measured(float(row["Requests/s"]), (after[1] - before[1]) / wall, (after[2] - before[2]) / wall)
 
 
-def _pregenerate(chunks: int, cache: Path) -> None:
-    jobs = [("capture", SEED, 0, chunk, API_KEY, cache) for chunk in range(chunks)]
-    with ProcessPoolExecutor() as pool:
-        list(pool.map(_load_chunk, jobs))
-
-
-def _load_chunk(job: tuple[str, int, int, int, str, Path]) -> None:
-    corpus.load_chunk(*job)
-
-
 def scenario_vs_bare(args: argparse.Namespace, workdir: Path) -> list[tuple[Measured, Measured]]:
     """Rounds of (bare, capture.py), interleaved, so drift on a shared machine hits both alike."""
     process, url = _start("noop", str(workdir / "unused.sqlite3"))
@@ -105,16 +94,16 @@ def scenario_vs_bare(args: argparse.Namespace, workdir: Path) -> list[tuple[Meas
     rounds = []
     try:
         warm = _locust(bare_file, url, process.pid, args.users, 3, workdir, [])
-        # every round replays the same pre-generated corpus from its start: enough for the fastest run
-        _pregenerate(math.ceil(warm.rps * 1.5 * args.seconds / corpus.CHUNK_SIZE) + 2, cache)
+        print(f"warm-up: {warm.rps:,.0f} req/s", file=sys.stderr)
         for _ in range(args.rounds):
+            supply.prepare(cache, "capture", SEED, 0, API_KEY)  # claimed (and removed) by the run's supply
             bare = _locust(bare_file, url, process.pid, args.users, args.seconds, workdir, [])
             scenario = _locust(scenario_file, url, process.pid, args.users, args.seconds, workdir,
                                ["--capture-seed", str(SEED), "--capture-api-key", API_KEY,
                                 "--capture-report-dir", str(workdir / "capture-report"),
                                 "--capture-corpus-dir", str(cache)])
-            if "not pre-generated" in (workdir / "capture.log").read_text():
-                print("note: the capture scenario generated corpus chunks during its run", file=sys.stderr)
+            if "traffic generator is behind" in (workdir / "capture.log").read_text():
+                print("note: the capture scenario's users waited for its traffic generator", file=sys.stderr)
             rounds.append((bare, scenario))
     finally:
         process.terminate()

@@ -5,6 +5,11 @@ the same batches against a minimal schema that still visits every event (each mu
 ``event``): the floor of walking a batch at all.  Also printed: the full verdict (``harness.validate``: schema plus the rules checked in code) and the
 pure-Python ``jsonschema`` for scale, which the project uses only to explain failures.
 
+The same figures follow for v1 (capture-v1.md): SDK-shaped requests of 100 events from
+``generate --protocol v1``, the schema yes/no on ``schemas/v1/batch.json`` against the same kind of
+baseline, and the full verdict of :func:`harness.spec.v1.validation.validate_request` (headers, schema,
+uuids and every event's result, which v1 decides in code).
+
     python benchmarks/bench_validate.py [--events N]
 """
 
@@ -21,6 +26,7 @@ import orjson
 from harness.generate import seeded
 from harness.spec import schemas
 from harness.spec.body import events_of
+from harness.spec.v1 import validation as v1
 from harness.spec.validation import is_acceptable, validate
 
 
@@ -54,6 +60,23 @@ def main() -> None:
     explaining = schemas.explaining_validator(schemas.uri("batch"))
     slow = rate(explaining.is_valid, bodies[: max(1, len(bodies) // 20)], events // 20 or 1, repeat=1)
     print(f"pure-Python jsonschema (for scale):      {slow:>12,.0f} events/s  ratio {slow / base:.3f}")
+    bench_v1(args.events)
+
+
+def bench_v1(count: int) -> None:
+    requests = [orjson.loads(line.data) for line in seeded.v1_valid_lines(count, seed=1, batch_size=100)]
+    bodies = [request["body"] for request in requests]
+    events = sum(len(body["batch"]) for body in bodies)
+    minimal = jsonschema_rs.validator_for(
+        {"properties": {"batch": {"items": {"type": "object", "required": ["event"]}}}})
+    base = rate(minimal.is_valid, bodies, events)
+    print(f"v1: {events:,} events in requests of 100")
+    print(f"v1 baseline (jsonschema-rs, minimal schema): {base:>9,.0f} events/s")
+    yes_no = rate(v1.is_acceptable, bodies, events)
+    print(f"v1 schema yes/no (jsonschema-rs, v1/batch.json): {yes_no:>5,.0f} events/s  ratio {yes_no / base:.3f}  "
+          f"budget 500,000: {'ok' if yes_no >= 500_000 else 'BELOW BUDGET'}")
+    full = rate(lambda request: v1.validate_request(request["headers"], request["body"]), requests, events)
+    print(f"v1 full verdict (headers, uuids, per-event results): {full:>8,.0f} events/s  ratio {full / base:.3f}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ from harness.wire import WireRequest, encode
 EXCERPT = 200
 """Bytes of a reply body quoted in a failure's detail."""
 
+MAX_ANSWER_BYTES = 256 * 1024
+"""The most of an answer's body the harness reads to check it (capture's answers are a few bytes; a few
+hundred KB leaves room for any error text): a longer body is the finding "answer too large", its
+connection dropped, so an endless or 1 GiB answer never grows the harness's memory."""
+
 
 class Concern(enum.StrEnum):
     """What part of the contract a :class:`Title` is about.  Not the contract suite's categories (where
@@ -80,8 +85,8 @@ class Title(enum.StrEnum):
     TIMED_OUT = ("timed out", Concern.TRANSPORT,
                  "a load test request got no HTTP answer within Locust's network timeout")
     UNANSWERED_AT_END = ("no answer before the run ended", Concern.TRANSPORT,
-                         "a load test request was still waiting for its answer when the run ended: the endpoint "
-                         "accepted it and never answered")
+                         "a load test request had waited over a second, and was still waiting, when the run "
+                         "ended: the endpoint accepted it and did not answer")
     CONNECTION_FAILED = ("connection failed", Concern.TRANSPORT,
                          "a load test request got no HTTP answer (Locust's status 0) for another network reason")
     TLS_FAILED = ("TLS verification failed", Concern.TRANSPORT,
@@ -94,6 +99,15 @@ class Title(enum.StrEnum):
                       "an error status to a request the contract acknowledges")
     UNEXPECTED_STATUS = ("unexpected status", Concern.STATUS,
                          "another status than the contract's, neither of the two above (e.g. 400 for a 401)")
+    REDIRECTED = ("redirected", Concern.STATUS,
+                  ("a 3xx to a capture request: capture answers itself, and the harness never follows a redirect "
+                   "(a POST would be resent as a body-less GET); the detail names the Location"))
+    ANSWER_TOO_LARGE = ("answer too large", Concern.BODY,
+                        ("an answer's body was longer than the harness reads (MAX_ANSWER_BYTES, 256 KiB): "
+                         "not checked further, its connection dropped"))
+    TARGET_STOPPED = ("the target stopped answering", Concern.TRANSPORT,
+                      ("the contract suite's circuit breaker: several consecutive requests got no answer, so the "
+                       "remaining tests were not run"))
     UNKNOWN_PATH_NOT_404 = ("unknown path not answered 404", Concern.STATUS,
                             "a path capture does not route got another answer than 404 (§1.1)")
     METHOD_NOT_405 = ("unsupported method not refused with 405", Concern.STATUS,
@@ -213,6 +227,11 @@ def no_server_error(case: Case, reply: Reply) -> None:
 
 def expected_status_answered(case: Case, reply: Reply) -> None:
     """The status the contract gives this request."""
+    if reply.status != case.expect_status and 300 <= reply.status < 400 and not 300 <= case.expect_status < 400:
+        location = reply.headers.get("location")
+        where = f"to Location {location!r}" if location else "without a Location"
+        raise Failure(Title.REDIRECTED, f"{case.name}: expected {case.expect_status}, got {reply.status} {where} "
+                                        "(not followed)")
     if reply.status != case.expect_status:
         title = Title.ACCEPTED_INVALID if 200 <= reply.status < 300 and case.expect_status >= 400 \
             else Title.REJECTED_VALID if case.expect_status < 300 <= reply.status \

@@ -125,11 +125,11 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
 
 
 def test_rules_lists_every_rule_with_its_status(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.spec.rules import RULES
+    from harness.spec.rules import ALL_RULES
 
     assert main(["rules", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert {item["name"] for item in listed} == {r.name for r in RULES}
+    assert {item["name"] for item in listed} == {r.name for r in ALL_RULES}
     assert next(item for item in listed if item["name"] == "token-missing")["status"] == 401
 
 

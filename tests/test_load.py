@@ -139,7 +139,7 @@ def test_smoke_run_of_every_locustfile(workdir: Path, endpoint: Endpoint, scenar
     assert {"name": "error rate", "limit": 0.01, "value": 0.0}.items() <= summary["checks"][1].items()
     checks_line = next(line for line in run.stdout.splitlines() if line.startswith("checks: "))
     assert "error rate 0.00% <= 1.00% ok" in checks_line and "lost after ack 0 ok" in checks_line, checks_line
-    assert re.search(r"; p95 \d+ms <= 5000ms ok;", checks_line), checks_line
+    assert re.search(r"; p95 [\d.,]+ms <= 5000ms ok;", checks_line), checks_line
     assert "PASSED" in run.stdout.splitlines()
     assert "thresholds met" not in run.stdout
     assert_delivered(summary["delivery"])
@@ -186,6 +186,11 @@ def test_latency_injection_breaks_max_p95(workdir: Path, endpoint: Endpoint) -> 
     assert run.returncode == 1, run.output
     summary = run.summary
     assert summary["latency_ms"]["Aggregated"]["p95"] >= 150
+    # judged on the HdrHistogram's service time (3 significant digits), not on Locust's rounded figure
+    hdr_p95 = summary["latency_hdr_ms"]["Aggregated"]["service"]["p95"]
+    check = next(check for check in summary["checks"] if check["name"] == "p95")
+    assert check["value"] == hdr_p95 == summary["latency_ms"]["Aggregated"]["p95"] and not check["passed"], check
+    assert summary["locust_latency_ms"]["Aggregated"]["p95"] >= 150  # Locust's own, kept for comparison
     broken = summary["broken_thresholds"]
     assert len(broken) == 1 and "p95" in broken[0] and "threshold 50ms" in broken[0], broken
     assert f"FAILED: {broken[0]}" in run.stdout
@@ -328,6 +333,21 @@ def test_two_workers_totals_equal_the_sum_of_their_work(workdir: Path, endpoint:
     delivery = summary["delivery"]
     assert_delivered(delivery)
     assert delivery["sent"] == sum(len(uuids) for uuids in uuids_per_worker)
+    # the closed model's HdrHistograms, merged from both workers over Locust's reports: every request Locust
+    # counted, per name and in total, with exact percentiles
+    assert summary["latency_model"] == "closed" and "open_model" not in summary
+    hdr = summary["latency_hdr_ms"]
+    assert set(hdr) == set(summary["latency_ms"]), (set(hdr), set(summary["latency_ms"]))
+    for name, row in hdr.items():
+        assert row["requests"] == summary["latency_ms"][name]["requests"], (name, row)
+        figures = row["service"]
+        assert 0 < figures["p50"] <= figures["p95"] <= figures["p99"] <= figures["max"], (name, figures)
+        assert {key: summary["latency_ms"][name][key] for key in ("p50", "p95", "p99", "max")} == \
+            {key: figures[key] for key in ("p50", "p95", "p99", "max")}
+    assert hdr["Aggregated"]["requests"] == summary["requests"]
+    hlog = (run.report_dir / "latency.hlog").read_text()
+    assert "closed model" in hlog and "Tag=service:" in hlog
+    assert "HdrHistogram percentiles (closed model: service time)" in (run.report_dir / "report.html").read_text()
 
 
 # --- 5. safety ----------------------------------------------------------------------------------------------

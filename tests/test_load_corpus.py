@@ -1,10 +1,8 @@
 """The seeded corpus the load runs replay: reproducible chunks of ready requests (:class:`harness.checks.Case`),
-disjoint uuids across streams and chunks, every request valid and expecting its outcome, and the cache."""
+disjoint uuids across streams and chunks, every request valid and expecting its outcome, and the encoding
+of a chunk on disk.  (The supply that makes chunks during a run: ``test_load_supply.py``.)"""
 
 from __future__ import annotations
-
-from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -73,36 +71,10 @@ def test_every_request_decodes_validates_and_expects_its_outcome(
         assert SECRET_KEY in text  # the run's key is the payloads' token
 
 
-def test_cache_hit_returns_equal_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      chunks: dict[str, list[Case]]) -> None:
-    assert not corpus.cached("browser", 7, 0, 0, SECRET_KEY, tmp_path)
-    assert corpus.load_chunk("browser", 7, 0, 0, SECRET_KEY, tmp_path) == chunks["browser"]
-    assert corpus.cached("browser", 7, 0, 0, SECRET_KEY, tmp_path)
-    files = list(tmp_path.iterdir())
-    assert len(files) == 1 and "SECRETKEY" not in files[0].name  # the key never appears in a file name
-
-    def no_generation(*args: Any) -> None:
-        raise AssertionError("a cached chunk was generated again")
-
-    monkeypatch.setattr(corpus, "generate_chunk", no_generation)
-    assert corpus.load_chunk("browser", 7, 0, 0, SECRET_KEY, tmp_path) == chunks["browser"]
-
-
-def test_truncated_cache_file_is_regenerated(tmp_path: Path, chunks: dict[str, list[Case]]) -> None:
-    corpus.load_chunk("capture", 7, 0, 0, SECRET_KEY, tmp_path)
-    [path] = tmp_path.iterdir()
-    whole = path.read_bytes()
-    for cut in (len(whole) - 10, len(whole) // 2, 5):  # in the bodies, in the metadata line
-        path.write_bytes(whole[:cut])
-        assert corpus.load_chunk("capture", 7, 0, 0, SECRET_KEY, tmp_path) == chunks["capture"]
-        assert path.read_bytes() == whole  # rewritten whole
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial files left behind
-
-
-def test_stream_requests_continues_across_chunks(tmp_path: Path, chunks: dict[str, list[Case]]) -> None:
-    generated: list[int] = []
-    stream = corpus.stream_requests("capture", 7, 0, SECRET_KEY, tmp_path, on_generate=generated.append)
-    taken = [next(stream) for _ in range(corpus.CHUNK_SIZE + 3)]
-    assert taken[:corpus.CHUNK_SIZE] == chunks["capture"]
-    assert taken[corpus.CHUNK_SIZE:] == corpus.generate_chunk("capture", 7, 0, 1, SECRET_KEY)[:3]
-    assert generated == [0, 1]  # neither chunk was pre-generated, and the stream said so
+def test_a_chunk_survives_its_encoding(chunks: dict[str, list[Case]]) -> None:
+    for scenario in ("capture", "batch", "mixed"):
+        assert corpus.decode(corpus.encode(chunks[scenario])) == chunks[scenario]
+    whole = corpus.encode(chunks["capture"])
+    for cut in (len(whole) - 10, 5):  # in the bodies, in the metadata line
+        with pytest.raises(ValueError):
+            corpus.decode(whole[:cut])

@@ -35,6 +35,12 @@ def _hdr(planned: int, missed: int) -> dict[str, Any]:
             "latency_ms": {}}
 
 
+def _closed(p95: float = 4.0, p99: float = 8.0) -> dict[str, Any]:
+    """A closed-model latency report whose total's service time has these figures (ms)."""
+    figures = {"p50": 2.0, "p90": 3.0, "p95": p95, "p99": p99, "p99.9": p99, "max": 20.0}
+    return {"model": "closed", "plan": None, "latency_ms": {"Aggregated": {"requests": 340, "service": figures}}}
+
+
 def _judge(thresholds: Thresholds, missed: int, planned: int = 1000) -> dict[str, Any]:
     return summary.judge(_options(thresholds), _stats(planned - missed), [], DELIVERED, _hdr(planned, missed), 0)
 
@@ -62,7 +68,7 @@ def test_max_missed_is_a_count_or_a_fraction_of_planned_sends(limit: int | float
 
 def test_a_clean_run_lists_only_the_checks_applied() -> None:
     verdict = summary.judge(_options(Thresholds(max_p95_ms=50), arrival_rate=None), _stats(340), [], DELIVERED,
-                            None, 0)
+                            _closed(), 0)
     assert [check["text"] for check in verdict["checks"]] == [
         "answered 340 of 340 >= 1", "error rate 0.00% <= 0.00%", "p95 4ms <= 50ms", "lost after ack 0"]
     assert verdict["verdict"] == {"passed": True, "reasons": []}
@@ -71,14 +77,36 @@ def test_a_clean_run_lists_only_the_checks_applied() -> None:
 def test_a_failed_request_fails_by_default_saying_how_to_tolerate_it() -> None:
     verdict = summary.judge(_options(Thresholds(), arrival_rate=None), _stats(340, failures=12),
                             [{"name": "capture json", "error": "server error (500)", "occurrences": 12}],
-                            DELIVERED, None, 1)
+                            DELIVERED, _closed(), 1)
     assert verdict["verdict"]["reasons"] == [
         "12 of 340 requests failed (3.53%); pass --max-error-rate R to tolerate a share of failures"]
 
 
+@pytest.mark.parametrize("hdr_p95, passed", [(50.1, False), (49.9, True)])
+def test_the_closed_models_max_p95_is_judged_on_the_hdrhistogram_figure(hdr_p95: float, passed: bool) -> None:
+    """Locust's rounded p95 says 4 ms (or, below, 60 ms); the threshold follows the HdrHistogram's figure."""
+    for locust_p95 in (4.0, 60.0):
+        stats = [{**_stats(340)[0], "p95": locust_p95}]
+        verdict = summary.judge(_options(Thresholds(max_p95_ms=50), arrival_rate=None), stats, [], DELIVERED,
+                                _closed(p95=hdr_p95), 0)
+        check = next(check for check in verdict["checks"] if check["name"] == "p95")
+        assert check["value"] == hdr_p95 and check["passed"] is passed, check
+        assert verdict["verdict"]["passed"] is passed
+        if not passed:
+            assert verdict["verdict"]["reasons"] == ["p95 latency 50.1ms is above the threshold 50ms"]
+
+
+def test_a_missing_latency_report_fails_the_run_and_no_percentile_is_judged() -> None:
+    verdict = summary.judge(_options(Thresholds(max_p95_ms=50), arrival_rate=None), _stats(340), [], DELIVERED,
+                            None, 0)
+    assert [check["name"] for check in verdict["checks"]] == ["answered", "error rate", "lost after ack"]
+    (reason,) = verdict["verdict"]["reasons"]
+    assert "latency report" in reason and "is missing" in reason
+
+
 def test_a_run_with_nothing_counted_does_not_claim_nothing_was_sent() -> None:
     verdict = summary.judge(_options(Thresholds(max_error_rate=1), arrival_rate=None), _stats(0), [],
-                            DELIVERED, None, 0)
+                            DELIVERED, _closed(), 0)
     assert verdict["verdict"]["passed"] is False
     assert "no request was sent" not in " ".join(verdict["verdict"]["reasons"])
     assert verdict["verdict"]["reasons"][0].startswith("no request was answered or failed within the run")
@@ -107,4 +135,5 @@ def test_each_way_a_request_gets_no_answer_has_its_title(error: BaseException, t
 def test_requests_without_an_answer_of_any_kind_are_not_counted_as_answered() -> None:
     errors = [{"error": str(title), "occurrences": 2} for title in transport.NO_ANSWER_TITLES]
     errors.append({"error": f"{Title.SERVER_ERROR} (503)", "occurrences": 3})  # an answer, if a bad one
-    assert verdict.answered({"requests": 20}, errors) == 10
+    requests = 2 * len(transport.NO_ANSWER_TITLES) + 3 + 4  # and 4 that passed
+    assert verdict.answered({"requests": requests}, errors) == 3 + 4

@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "load": "run a bounded Locust load test, report latency and errors, and check delivery",
     "contract": "run the contract suite (pytest) against a capture endpoint and print a summary per category",
     "rules": "list the contract rules: name, status capture answers, contract section",
+    "cache": "show or clear what load runs keep on disk (failed bodies, corpus folder), each capped in size",
 }
 """Every command and its line in the top-level help."""
 

@@ -21,7 +21,10 @@ from harness.spec.body import DEFAULT_TOKEN
 DESCRIPTION = (
     "Write request bodies as JSON lines, one body per line, in the shapes the official SDKs send. The same "
     "--seed always gives byte-identical output. With --invalid each line is "
-    '{"rule": NAME, "expect_status": STATUS, "body": ...}, cycling through every rule the generator can break.'
+    '{"rule": NAME, "expect_status": STATUS, "body": ...}, cycling through every rule the generator can break. '
+    'With --protocol v1 each line is a v1 request {"headers": {...}, "body": {...}} as posthog-python 7.91.1 or '
+    'posthog-node 5.70.0 sends it to /i/v1/analytics/events (the body before compression), and --invalid lines '
+    'are {"rule", "tag", "expect_status", "headers", "body"}.'
 )
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,11 +43,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invalid", action="store_true",
                         help="generate bodies that each break one contract rule, labelled with it")
     parser.add_argument("--out", default="-", help="output file (default: stdout)")
+    parser.add_argument("--protocol", choices=("v0", "v1"), default="v0",
+                        help="v0 bodies (default) or v1 requests with their headers (capture-v1.md); with v1, "
+                             "--kind must be batch or mixed (v1 has only batches)")
+    parser.add_argument("--sdk", choices=("python", "node"),
+                        help="v1: requests of this SDK only (default: both, one or the other per request)")
 
 
 def run(args: argparse.Namespace) -> int:
-    lines = seeded.invalid_lines(args.count, args.seed, args.api_key) if args.invalid else \
-        seeded.valid_lines(args.kind, args.count, args.seed, args.batch_size, args.api_key)
+    if args.protocol == "v1":
+        if args.kind not in ("batch", "mixed"):
+            print(f"capture-harness generate: --kind {args.kind} is v0 only; v1 requests are batches",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        lines = seeded.v1_invalid_lines(args.count, args.seed, args.api_key, args.sdk) if args.invalid else \
+            seeded.v1_valid_lines(args.count, args.seed, args.batch_size, args.api_key, args.sdk)
+    elif args.sdk:
+        print("capture-harness generate: --sdk is a v1 option (--protocol v1)", file=sys.stderr)
+        return EXIT_USAGE
+    else:
+        lines = seeded.invalid_lines(args.count, args.seed, args.api_key) if args.invalid else \
+            seeded.valid_lines(args.kind, args.count, args.seed, args.batch_size, args.api_key)
     unit = "lines" if args.invalid else "events"
     started = time.perf_counter()
     try:
@@ -62,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out != "-":
         seconds = time.perf_counter() - started
         print(f"wrote {written:,} bodies ({events:,} events) to {args.out} in {seconds:.2f}s "
-              f"[kind={'invalid' if args.invalid else args.kind} seed={args.seed} "
+              f"[{'protocol=v1 ' if args.protocol == 'v1' else ''}kind={'invalid' if args.invalid else args.kind} "
+              f"seed={args.seed} "
               f"api_key={mask_token(args.api_key)}]", file=sys.stderr)
     return EXIT_OK
 

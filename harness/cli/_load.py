@@ -49,9 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-dir", type=Path, default=Path("capture-harness-report"),
                         help="where reports go (default ./capture-harness-report)")
     parser.add_argument("--seed", type=int,
-                        help="seed of the traffic corpus, the requests the users replay: a run with a seed keeps "
-                             "its corpus for the next run with that seed, which replays it exactly (default: "
-                             "random, shown in the summary; the corpus is not kept)")
+                        help="seed of the traffic corpus, the requests the users replay: a run with the same seed "
+                             "regenerates and replays it exactly (default: random, shown in the summary)")
     parser.add_argument("--progress-interval", type=non_negative_float, default=5.0, metavar="SECONDS",
                         help="a status line on stderr every SECONDS while preparing, running and reconciling "
                              "(elapsed / planned, req/s, errors, p95; default 5, 0: none). SIGINT (Ctrl-C) or "

@@ -9,19 +9,24 @@ import secrets
 import sqlite3
 import ssl
 import sys
+from typing import TYPE_CHECKING
 
 from harness.cli._options import EXIT_OK, EXIT_USAGE, non_negative_float, port_number, positive_float, positive_int
 
 DESCRIPTION = (
     "Run the reference capture endpoint: every v0 path (/e, /i/v0/e, /batch, /capture, /track, /engage), "
     "capture's decoding, rules and answers, accepted events committed to SQLite before the 200, an inspection "
-    "API under /_harness/ and optional fault injection. Prints the base URL when ready; Ctrl-C or SIGTERM "
+    "API under /_harness/, what posthog-js asks for besides capture (remote config, /flags, /decide, no-op "
+    "/static/ scripts; CORS and preflights on every route) and optional fault injection. Prints the base URL when ready; Ctrl-C or SIGTERM "
     "stops it cleanly."
 )
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOKEN_ENV = "CAPTURE_HARNESS_INSPECT_TOKEN"
 MIB = 1024 * 1024
+
+if TYPE_CHECKING:
+    from harness.server.remote_config import SdkConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ssl-keyfile", metavar="FILE", help="the private key of --ssl-certfile")
     _add_limits(parser)
     _add_inspection(parser)
+    _add_sdk(parser)
     faults = parser.add_argument_group("fault injection (also settable at run time: POST /_harness/faults)")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added latency per capture request")
     faults.add_argument("--jitter-ms", type=float, default=0.0, help="random +/- variation of the latency")
@@ -85,6 +91,30 @@ def _add_inspection(parser: argparse.ArgumentParser) -> None:
                                  "rebinding)")
 
 
+def _add_sdk(parser: argparse.ArgumentParser) -> None:
+    sdk = parser.add_argument_group("what SDKs are told (remote config /array/<token>/config[.js], /flags, /decide)")
+    sdk.add_argument("--flags", metavar="FILE",
+                     help='JSON file of feature flags, the same for every person: {"flags": {"KEY": true | false | '
+                          '"VARIANT"}, "payloads": {"KEY": JSON}} (default: no flags)')
+    sdk.add_argument("--no-autocapture", action="store_true",
+                     help="answer autocapture_opt_out: true, so posthog-js sends no autocapture events "
+                          "(default: autocapture on)")
+    sdk.add_argument("--session-recording", action="store_true",
+                     help="turn session recording on in the remote config (default off; /s/ is not served yet "
+                          "and /static/lazy-recorder.js is a no-op, so nothing is recorded)")
+
+
+def _sdk_config(args: argparse.Namespace) -> SdkConfig | str:
+    """The :class:`~harness.server.remote_config.SdkConfig` of the options, or why the flags file is refused."""
+    from harness.server.remote_config import SdkConfig, load_flags
+
+    try:
+        flags = load_flags(args.flags) if args.flags else ()
+    except ValueError as error:
+        return str(error)
+    return SdkConfig(flags=flags, autocapture=not args.no_autocapture, session_recording=args.session_recording)
+
+
 def _inspect_token(args: argparse.Namespace) -> str | None:
     """The token /_harness/ requires: the one given, else a fresh one when binding beyond loopback."""
     if args.inspect_token or args.host in _LOCAL_HOSTS:
@@ -116,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(tls_files, str):
         print(f"capture-harness serve: {tls_files}", file=sys.stderr)
         return EXIT_USAGE
+    sdk = _sdk_config(args)
+    if isinstance(sdk, str):
+        print(f"capture-harness serve: {sdk}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         store = Store(args.db)
     except CorruptStore as error:  # exit 2 naming the file, and what to do about it
@@ -126,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     app = CaptureApp(store, faults, legacy_success=args.legacy_success, seed=args.seed,
                      body_bytes_limit=args.max_body_bytes_in_flight * MIB, inspect_token=_inspect_token(args),
-                     inspect_hosts=[args.host, *args.inspect_host])
+                     inspect_hosts=[args.host, *args.inspect_host], sdk=sdk)
     if faults.active:
         print(f"fault injection: {faults.to_json()}", file=sys.stderr)
     try:

@@ -62,6 +62,13 @@ assert tuple(_PROFILES) == PROFILE_NAMES
 PROBE = "/_harness/stats"
 """Answered by the reference server's inspection API; its presence enables the delivery tests."""
 
+BREAKER_AFTER = 5
+"""The circuit breaker: after this many consecutive requests without an answer (timed out, refused, reset),
+the target has stopped answering and the remaining tests are not run (each would wait --capture-timeout)."""
+
+_NO_INSPECTION = pytest.StashKey[str]()
+"""Why the target's ``/_harness/`` API cannot be used (none, or a token it wants), for the skips."""
+
 _SESSION = "capture-harness-session"
 """The name the :class:`~harness.contract.reporting.ContractSession` is registered under."""
 
@@ -189,7 +196,7 @@ def capture_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     try:
         target = Target(url=url, api_key=config.getoption("capture_api_key"),
                         variant=Variant(config.getoption("capture_variant")), run_id=session.run_id,
-                        inspection=_has_inspection(url, config),
+                        inspection=_has_inspection(url, config) is None,
                         embedded=config.getoption("capture_url") is None)
         session.target = target
         yield target
@@ -198,9 +205,9 @@ def capture_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
             stop()
 
 
-def _has_inspection(url: str, config: pytest.Config) -> bool:
-    """Whether ``url`` serves the ``/_harness/`` API; no answer at all, or a certificate that does not verify,
-    ends the session as a usage error."""
+def _has_inspection(url: str, config: pytest.Config) -> str | None:
+    """None when ``url`` serves the ``/_harness/`` API, else why it cannot be used (kept for the skips); no answer
+    at all, or a certificate that does not verify, ends the session as a usage error."""
     from harness.contract.client import Client, NoAnswerError, TLSError
 
     probe = Client(url, config.getoption("capture_timeout"), **_transport(config))
@@ -214,7 +221,26 @@ def _has_inspection(url: str, config: pytest.Config) -> bool:
         pytest.exit(f"capture-harness: cannot reach {url}: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
     finally:
         probe.close()
-    return status == 200 and isinstance(document, dict) and "requests" in document
+    reason = inspection_refused(url, status, document, bool(config.getoption("capture_inspect_token")))
+    if reason is None and not (status == 200 and isinstance(document, dict) and "requests" in document):
+        reason = f"{url} has no /_harness/ inspection API (GET {PROBE} is not the reference server's)"
+    if reason is not None:
+        config.stash[_NO_INSPECTION] = reason
+    return reason
+
+
+def inspection_refused(url: str, status: int, document: Any, token_given: bool) -> str | None:
+    """Why the ``/_harness/`` API refused the caller (401: a token is needed or wrong; 403: refused), or None."""
+    said = document.get("error") if isinstance(document, dict) and isinstance(document.get("error"), str) else ""
+    said = f": {said[:200]!r}" if said else ""
+    if status == 401 and token_given:
+        return f"{url}'s /_harness/ inspection API refused the inspection token (401{said}): pass its own token"
+    if status == 401:
+        return (f"{url}'s /_harness/ inspection API needs an inspection token (401{said}): pass it with "
+                "--capture-inspect-token TOKEN (load: --inspect-token), or $CAPTURE_HARNESS_INSPECT_TOKEN")
+    if status == 403:
+        return f"{url}'s /_harness/ inspection API refused this client (403{said})"
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -235,19 +261,42 @@ def capture_bodies_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def capture_send(capture_client: Client, capture_target: Target, capture_bodies_dir: Path) -> Callable[[Case], Reply]:
-    """``capture_send(case) -> Reply``: send one case; no answer at all is the finding "no answer"."""
+def capture_send(capture_client: Client, capture_target: Target, capture_bodies_dir: Path,
+                 request: pytest.FixtureRequest) -> Callable[[Case], Reply]:
+    """``capture_send(case) -> Reply``: send one case; no answer at all is the finding "no answer", an answer
+    too long to read "answer too large".  After :data:`BREAKER_AFTER` consecutive requests without an answer the
+    circuit breaker opens: that request's test fails with "the target stopped answering", nothing more is sent,
+    and the session stops (the remaining tests are not run)."""
     from harness.checks import Failure, Title
     from harness.contract import findings
-    from harness.contract.client import NoAnswerError
+    from harness.contract.client import AnswerTooLargeError, NoAnswerError
+
+    unanswered: list[str] = []  # the consecutive requests without an answer, the last one's error
 
     def send(case: Case) -> Reply:
+        if len(unanswered) >= BREAKER_AFTER:
+            raise Failure(Title.TARGET_STOPPED, _stopped(unanswered))
         try:
-            return capture_client.send(case.request)
-        except NoAnswerError as error:
-            raise findings.attach(Failure(Title.NO_ANSWER, f"{case.name}: {error}"), case, capture_target,
+            reply = capture_client.send(case.request)
+        except AnswerTooLargeError as error:
+            unanswered.clear()
+            raise findings.attach(Failure(error.title, f"{case.name}: {error}"), case, capture_target,
                                   capture_bodies_dir) from None
+        except NoAnswerError as error:
+            unanswered.append(str(error))
+            failure = Failure(error.title, f"{case.name}: {error}")
+            if len(unanswered) >= BREAKER_AFTER:
+                request.session.shouldfail = f"capture-harness: {_stopped(unanswered)}"
+                failure = Failure(Title.TARGET_STOPPED, f"{case.name}: {_stopped(unanswered)}")
+            raise findings.attach(failure, case, capture_target, capture_bodies_dir) from None
+        unanswered.clear()
+        return reply
     return send
+
+
+def _stopped(unanswered: list[str]) -> str:
+    return (f"the target stopped answering: {len(unanswered)} consecutive requests got no answer (the last: "
+            f"{unanswered[-1]}); remaining tests not run")
 
 
 @pytest.fixture(scope="session")
@@ -291,14 +340,15 @@ def _hypothesis_settings(profile: str) -> settings:
 
 
 @pytest.fixture
-def capture_inspection(capture_target: Target, capture_client: Client) -> InspectionClient:
+def capture_inspection(capture_target: Target, capture_client: Client,
+                       pytestconfig: pytest.Config) -> InspectionClient:
     """The target's ``/_harness/`` inspection API (:class:`~harness.contract.delivery.InspectionClient`: its
     ``url``, the ``client``, ``events(uuid)``, ``stats()``); skips the test when the target has none."""
     from harness.contract.delivery import InspectionClient
 
     if not capture_target.inspection:
-        pytest.skip(f"{capture_target.url} has no /_harness/ inspection API (GET {PROBE} is not the reference "
-                    "server's): delivery cannot be checked")
+        reason = pytestconfig.stash.get(_NO_INSPECTION, f"{capture_target.url} has no /_harness/ inspection API")
+        pytest.skip(f"{reason}: delivery cannot be checked")
     return InspectionClient(f"{capture_target.url}/_harness", capture_client)
 
 

@@ -50,3 +50,32 @@ def invalid_lines(count: int, seed: int, api_key: str = DEFAULT_TOKEN) -> Iterat
         body, status = mutations.invalid(choices, traffic, name)
         yield Line(to_json({"rule": name, "expect_status": status, "body": body}),
                    len(events_of(body)) if isinstance(body, (dict, list)) else 0)
+
+
+def v1_valid_lines(count: int, seed: int, batch_size: int = 50, api_key: str = DEFAULT_TOKEN,
+                   sdk: str | None = None) -> Iterator[Line]:
+    """v1 requests ``{"headers", "body"}`` holding ``count`` events in all (capture-v1.md §6); ``sdk``
+    fixes ``python`` or ``node``, else each request is one or the other."""
+    from harness.generate.v1 import V1Traffic  # only v1 runs pay for importing it
+
+    traffic = V1Traffic(SeededChoices(seed), token=api_key, sdk=sdk)
+    remaining = count
+    while remaining > 0:
+        request = traffic.request(min(batch_size, remaining))
+        remaining -= len(request["body"]["batch"])
+        yield Line(to_json(request), len(request["body"]["batch"]))
+
+
+def v1_invalid_lines(count: int, seed: int, api_key: str = DEFAULT_TOKEN, sdk: str | None = None) -> Iterator[Line]:
+    """``count`` labelled v1 requests ``{"rule", "tag", "expect_status", "headers", "body"}``, cycling through
+    every generated v1 rule."""
+    from harness.generate import v1_mutations
+    from harness.generate.v1 import V1Traffic
+
+    choices = SeededChoices(seed)
+    traffic = V1Traffic(choices, token=api_key, sdk=sdk)
+    names = v1_mutations.GENERATED_RULES
+    for index in range(count):
+        line = v1_mutations.invalid(choices, traffic, names[index % len(names)])
+        batch = line["body"].get("batch") if isinstance(line["body"], dict) else line["body"]
+        yield Line(to_json(line), len(batch) if isinstance(batch, list) else 0)

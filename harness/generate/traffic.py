@@ -115,6 +115,21 @@ class Traffic:
         who = self.someone("web")
         return model.activity(self.c, who, self.clock, self.token)
 
+    def browser_request(self) -> dict[str, Any]:
+        """What posthog-js 1.449 posts to ``/e/``: ``{api_key, batch, sent_at}`` around a flush of a session's
+        events (older posthog-js posted the bare array, :meth:`browser_flush`)."""
+        return self._web_body(self.browser_flush())
+
+    def browser_unload(self) -> dict[str, Any]:
+        """What posthog-js 1.449 sends by ``sendBeacon`` when the page unloads: the same body around its
+        ``$pageleave``."""
+        who = self.someone("web")
+        return self._web_body([model.pageleave(self.c, who, self.clock, self.token)])
+
+    def _web_body(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        sent_at = model.iso_ms_z(self.clock.ms + self.c.integer(5, 400))
+        return {"api_key": self.token, "batch": events, "sent_at": sent_at}
+
     def mixed(self, batch_size: int) -> Any:
         """One body of the ``mixed`` blend (see :data:`MIXED_WEIGHTS`)."""
         makers: dict[str, Callable[[], Any]] = {

@@ -1,24 +1,36 @@
-"""Pre-generated, replayable load traffic: requests ready to send, in seeded chunks cached on disk.
+"""Replayable load traffic: requests ready to send, in seeded chunks, made while the run goes.
 
 Load tests never run the Hypothesis engine or even the traffic model inside a Locust task: a task only
 takes the next ready request, a :class:`harness.checks.Case` (bytes already encoded, the expected status
 and the event uuids beside them), sends it and checks the answer against that same case.  Requests come
-in chunks of
-:data:`CHUNK_SIZE`; chunk ``n`` of a stream is generated from its own seed, so every chunk is
-reproducible alone, and every event in it has a fresh uuid.  Each Locust process reads its own stream
-(``stream`` = the worker index), so workers never send the same event.
+in chunks of :data:`CHUNK_SIZE`; chunk ``n`` of a stream is generated from its own seed
+(scenario, seed, stream, chunk), so every chunk is reproducible alone, a seeded run replays the same
+traffic, and every event in it has a fresh uuid.  Each Locust process reads its own stream (``stream`` =
+the worker index), so workers never send the same event.
 
-Chunks are cached under ``cache_dir`` by scenario, seed, stream, chunk and API key (a line of JSON
-metadata, then the raw bodies, so loading one costs milliseconds): a second run with the same seed
-starts at once, and ``capture-harness load`` generates the chunks a run will need before Locust starts,
-on every core, so that no task ever waits for the generator.
+**The supply** (:mod:`harness.load.supply`) makes the chunks lazily, at the pace they are sent, so its cost
+does not depend on the run's length.  Choice and why (measured on a 2-core machine): one core generates a
+chunk of ``mixed`` in ~0.10 s (``capture`` 0.03 s, ``batch`` 0.20 s for ~50 events a request), i.e.
+~10,000 requests/s, about what one Locust process sends; decoding a chunk written to disk takes ~5 ms
+(~20 ms for ``batch``), orjson metadata plus slicing.  So each Locust process gets one generator
+*process* (never a greenlet: generation in the load process stalled its users ~0.1 s per 1,000 requests
+and put the stalls in the latencies), which keeps at most :data:`harness.load.supply.WINDOW` chunks ahead
+in a spool folder; the load process reads a chunk, deletes it, and the generator makes the next one.
+Disk and memory are bounded by WINDOW x one chunk (mixed: ~4 MB a chunk, batch ~13 MB), whatever ``-t``
+and the rate; ``capture-harness load`` makes only the first chunks of each stream before Locust starts
+(:data:`harness.load.supply.PREPARED`), so a 24 h run starts as fast as a 30 s one
+(``benchmarks/bench_first_request.py``: first request 0.98 s after the command for -t 30s, 1h and 24h alike;
+the old pre-generation of a 10 min run was not a third done after 200 s).  The templates
+alternative (a bounded pool of encoded bodies stamped with fresh uuids at send time) would cost no
+generator, but stamping gzip/base64 bodies means re-encoding them in the load process, and the pool
+repeats its shapes; seeded chunks keep every request distinct and reproducible.  Since any chunk is
+regenerated from the seed, no corpus is cached any more (the old ``.capture-harness/corpus/`` cache
+of whole corpora reached gigabytes).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -33,6 +45,8 @@ CHUNK_SIZE = 1000
 """Requests per chunk."""
 
 DEFAULT_CACHE_DIR = Path(".capture-harness") / "corpus"
+"""Where plain ``locust -f`` keeps its supply's spool folders (removed when it ends; ``capture-harness
+load`` uses a temporary folder)."""
 FAILED_BODIES_DIR = Path(".capture-harness") / "failed-bodies"
 """Where load runs write the bodies of failed requests that a curl command reads back (they hold the key)."""
 
@@ -51,49 +65,11 @@ def generate_chunk(scenario: str, seed: int, stream: int, chunk: int, api_key: s
         status = expected_outcome(planned.encoding, planned.path)
         assert status is not None
         cases.append(case_for(planned.name, planned.body, path=planned.path, encoding=planned.encoding,
-                              expect=status))
+                              expect=status, query=dict(planned.query)))
     return cases
 
 
-def _cache_path(cache_dir: Path, scenario: str, seed: int, stream: int, chunk: int, api_key: str) -> Path:
-    key = hashlib.sha256(api_key.encode()).hexdigest()[:12]  # the key itself never appears in a file name
-    return cache_dir / f"{scenario}-seed{seed}-stream{stream}-chunk{chunk}-key{key}.chunk"
-
-
-def cached(scenario: str, seed: int, stream: int, chunk: int, api_key: str,
-           cache_dir: Path = DEFAULT_CACHE_DIR) -> bool:
-    return _cache_path(cache_dir, scenario, seed, stream, chunk, api_key).is_file()
-
-
-def load_chunk(scenario: str, seed: int, stream: int, chunk: int, api_key: str,
-               cache_dir: Path = DEFAULT_CACHE_DIR) -> list[Case]:
-    """A chunk from the cache, generating (and caching) it when it is not there yet."""
-    path = _cache_path(cache_dir, scenario, seed, stream, chunk, api_key)
-    try:
-        return _decode(path.read_bytes())
-    except (OSError, ValueError, KeyError):
-        pass
-    cases = generate_chunk(scenario, seed, stream, chunk, api_key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_bytes(_encode(cases))
-    partial.replace(path)  # atomic: a concurrent reader sees the whole chunk or none
-    return cases
-
-
-def stream_requests(scenario: str, seed: int, stream: int, api_key: str, cache_dir: Path = DEFAULT_CACHE_DIR,
-                    on_generate: Callable[[int], None] | None = None) -> Iterator[Case]:
-    """An endless stream of ready requests, chunk after chunk; ``on_generate(chunk)`` is called before a
-    chunk that was not pre-generated has to be made on the spot."""
-    chunk = 0
-    while True:
-        if on_generate is not None and not cached(scenario, seed, stream, chunk, api_key, cache_dir):
-            on_generate(chunk)
-        yield from load_chunk(scenario, seed, stream, chunk, api_key, cache_dir)
-        chunk += 1
-
-
-def _encode(cases: list[Case]) -> bytes:
+def encode(cases: list[Case]) -> bytes:
     """One JSON line of metadata, then the bodies back to back: loading is one parse and some slicing.  (A
     corpus case breaks no rule, so ``rule`` is not stored.)"""
     meta = [{"name": c.name, "method": c.request.method, "target": c.request.target, "headers": c.request.headers,
@@ -101,7 +77,7 @@ def _encode(cases: list[Case]) -> bytes:
     return orjson.dumps(meta) + b"\n" + b"".join(c.request.body for c in cases)
 
 
-def _decode(data: bytes) -> list[Case]:
+def decode(data: bytes) -> list[Case]:
     head, _, bodies = data.partition(b"\n")
     cases, offset = [], 0
     for item in orjson.loads(head):

@@ -1,6 +1,11 @@
-"""Latency in HdrHistograms: corrected (from the intended send time) and uncorrected (service time).
+"""Latency in HdrHistograms, in both models, per request name: microseconds, 1 µs .. 1 hour, 3 significant digits.
 
-Each request is recorded twice, in microseconds (1 µs .. 1 hour, 3 significant digits), per request name:
+In the **closed model** (no ``--capture-arrival-rate``) each request is recorded once, in the histogram
+:data:`SERVICE`: its service time, the response time Locust counts (from the actual send until the answer),
+unrounded.  Every request Locust counts is recorded (:meth:`Recorder.record_service`, from Locust's
+``request`` event), so the counts agree with Locust's.
+
+In the **open model** each request is recorded twice:
 
 - **corrected**: from the time the open-model plan said it should be sent until its answer arrived, so a
   stall that delays later sends shows up in their latency (no coordinated omission);
@@ -38,6 +43,10 @@ LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_DIGITS = 3
 KINDS = ("corrected", "uncorrected")
+"""The open model's histograms of a row."""
+SERVICE = "service"
+CLOSED_KINDS = (SERVICE,)
+"""The closed model's histogram of a row: the service time."""
 MISSED = "(missed sends)"
 """The row of planned sends that were never sent: corrected only, at their lag when given up."""
 
@@ -80,6 +89,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self._rows: dict[str, dict[str, HdrHistogram]] = {}
+        self._service: dict[str, dict[int, int]] = {}
+        """The closed model's service times of the interval so far, by name: whole microseconds -> count."""
         self._interval_start = time.time()
 
     def _row(self, name: str) -> dict[str, HdrHistogram]:
@@ -98,8 +109,26 @@ class Recorder:
         for lag in lags_s:
             record_seconds(histogram, lag)
 
+    def record_service(self, name: str, ms: float) -> None:
+        """Closed model: one request's service time, in milliseconds (Locust's response time).  Counted by
+        whole microsecond here and added to the histogram at :meth:`take`: a dict increment per request, not
+        a histogram record (the same histogram in the end, at a fraction of the cost)."""
+        counts = self._service.get(name)
+        if counts is None:
+            counts = self._service[name] = {}
+        us = int(ms * 1000 + 0.5)
+        counts[us] = counts.get(us, 0) + 1
+
+    def _fold_service(self) -> None:
+        for name, counts in self._service.items():
+            histogram = self._rows.setdefault(name, {}).setdefault(SERVICE, new_histogram())
+            for us, count in counts.items():
+                histogram.record_value(min(HIGHEST_US, max(0, us)), count)
+        self._service = {}
+
     def take(self) -> dict[str, Any]:
         """The interval so far, encoded (empty histograms left out), and a fresh interval."""
+        self._fold_service()
         now = time.time()
         interval = {"start_ms": int(self._interval_start * 1000), "end_ms": int(now * 1000),
                     "histograms": {name: {kind: encode(h) for kind, h in row.items() if h.get_total_count()}
@@ -115,17 +144,17 @@ class Recorder:
 class Collector:
     """Adds the intervals of every process into one histogram per row and kind; logs each interval."""
 
-    def __init__(self, hlog: IO[str] | None = None, started_ms: int | None = None) -> None:
+    def __init__(self, hlog: IO[str] | None = None, started_ms: int | None = None,
+                 kinds: tuple[str, ...] = KINDS) -> None:
         self.rows: dict[str, dict[str, HdrHistogram]] = {}
+        self.kinds = kinds
+        """:data:`KINDS` (open model) or :data:`CLOSED_KINDS`; the log's untagged lines are of the first."""
         self._log = None
         if hlog is not None:
             started_ms = started_ms if started_ms is not None else int(time.time() * 1000)
             self._log = HistogramLogWriter(hlog)
             self._log.output_log_format_version()
-            self._log.output_comment("[capture-harness latency in microseconds. Untagged: corrected latency "
-                                     "(from the intended send time), all requests; Tag=uncorrected: service time; "
-                                     "Tag=corrected:NAME / Tag=uncorrected:NAME: per request name. Intervals are "
-                                     "as each Locust process reported them, so they may overlap.]")
+            self._log.output_comment(_LOG_LEGEND[kinds[0]])
             # HistogramLogWriter.output_start_time is broken in hdrh 0.10 (datetime.iso_format); same line by hand
             stamp = datetime.datetime.fromtimestamp(started_ms / 1000, datetime.UTC).isoformat(" ")
             self._log.output_comment(f"[StartTime: {started_ms / 1000:.3f} (seconds since epoch), {stamp}]")
@@ -148,13 +177,13 @@ class Collector:
     def _write_interval(self, rows: dict[str, dict[str, HdrHistogram]], start_ms: int, end_ms: int) -> None:
         assert self._log is not None
         lines: list[tuple[str | None, HdrHistogram]] = []
-        for kind in KINDS:
+        for kind in self.kinds:
             total = None
             for row in rows.values():
                 if kind in row:
                     total = merge(total, row[kind])
             if total is not None:
-                lines.append((None if kind == "corrected" else kind, total))
+                lines.append((None if kind == self.kinds[0] else kind, total))
         for name, row in sorted(rows.items()):
             for kind, histogram in row.items():
                 lines.append((f"{kind}:{_tag(name)}", histogram))
@@ -182,6 +211,16 @@ class Collector:
             self._log = None
 
 
+_LOG_LEGEND = {
+    "corrected": "[capture-harness latency in microseconds, open model. Untagged: corrected latency (from the "
+                 "intended send time), all requests; Tag=uncorrected: service time; Tag=corrected:NAME / "
+                 "Tag=uncorrected:NAME: per request name. Intervals are as each Locust process reported them, so "
+                 "they may overlap.]",
+    SERVICE: "[capture-harness latency in microseconds, closed model. Untagged: service time (from the actual send "
+             "until the answer), all requests; Tag=service:NAME: per request name. Intervals are as each Locust "
+             "process reported them, so they may overlap.]"}
+
+
 def _tag(name: str) -> str:
     return name.replace(",", ";").replace(" ", "_")
 
@@ -199,10 +238,17 @@ def figures(histogram: HdrHistogram | None) -> dict[str, float] | None:
     return result
 
 
-def summarize(rows: Mapping[str, Mapping[str, HdrHistogram]]) -> dict[str, dict[str, Any]]:
-    """Per row: request count (sent and answered), missed count, and the corrected and uncorrected figures."""
-    result = {}
+def summarize(rows: Mapping[str, Mapping[str, HdrHistogram]], kinds: tuple[str, ...] = KINDS) -> dict[str, dict[str, Any]]:
+    """Per row: in the open model, request count (sent and answered), missed count, and the corrected and
+    uncorrected figures; in the closed model (``kinds`` :data:`CLOSED_KINDS`), request count and the
+    service-time figures."""
+    result: dict[str, dict[str, Any]] = {}
     for name, row in rows.items():
+        if kinds == CLOSED_KINDS:
+            service = row.get(SERVICE)
+            result[name] = {"requests": service.get_total_count() if service is not None else 0,
+                            SERVICE: figures(service)}
+            continue
         corrected, uncorrected = row.get("corrected"), row.get("uncorrected")
         answered = uncorrected.get_total_count() if uncorrected is not None else 0
         recorded = corrected.get_total_count() if corrected is not None else 0
@@ -222,15 +268,18 @@ def plan_totals(processes: Iterable[Mapping[str, float]], arrival_rate: float, r
             "achieved_rps": sum(p["sent"] / p["window_s"] for p in processes if p["window_s"] > 0)}
 
 
-def write_report(report_dir: Path, collector: Collector, plan: Mapping[str, Any]) -> dict[str, Any]:
-    """``latency.json`` and ``latency.svg`` in ``report_dir``; returns the report."""
+def write_report(report_dir: Path, collector: Collector, plan: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``latency.json`` and ``latency.svg`` in ``report_dir``; returns the report.  ``plan``: the open
+    model's plan counts, None in the closed model."""
     rows = collector.totals()
-    report = {"plan": dict(plan), "latency_ms": summarize(rows),
+    report = {"model": "open" if plan is not None else "closed", "plan": dict(plan) if plan is not None else None,
+              "latency_ms": summarize(rows, collector.kinds),
               "histograms_us": {name: {kind: encode(h) for kind, h in row.items()} for name, row in rows.items()},
               "files": {"hlog": str(report_dir / LATENCY_HLOG), "plot": str(report_dir / LATENCY_PLOT)}}
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / LATENCY_REPORT).write_text(json.dumps(report, indent=2) + "\n")
-    (report_dir / LATENCY_PLOT).write_text(plot.plot_svg(rows.get(TOTAL, {}), title=plot.plan_title(plan)))
+    title = plot.plan_title(plan) if plan is not None else "service time by percentile (closed model)"
+    (report_dir / LATENCY_PLOT).write_text(plot.plot_svg(rows.get(TOTAL, {}), title=title))
     return report
 
 
@@ -239,8 +288,8 @@ def read_report(report_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def missed_warning(plan: Mapping[str, Any]) -> str | None:
-    if not plan.get("missed"):
+def missed_warning(plan: Mapping[str, Any] | None) -> str | None:
+    if not plan or not plan.get("missed"):
         return None
     return (f"{plan['missed']:,} of {plan['planned']:,} planned sends were missed: every user was busy and the plan "
             f"fell more than {plan['max_lag_s']:g} s behind, so the load generator, not the endpoint, set the rate "
@@ -249,26 +298,36 @@ def missed_warning(plan: Mapping[str, Any]) -> str | None:
 
 
 def render(report: Mapping[str, Any]) -> list[str]:
-    """Terminal lines: the plan against what was achieved, and corrected vs uncorrected figures per name."""
-    plan = report["plan"]
+    """Terminal lines: the plan against what was achieved, and corrected vs uncorrected figures per name (in
+    the closed model, the service-time figures per name)."""
+    plan = report.get("plan")
+    if plan is None:
+        return ["closed model: latency (ms) = service time, from the actual send until the answer "
+                "(HdrHistogram, 3 significant digits)", *_table(report["latency_ms"])]
     ramp = f", ramp {plan['ramp_s']:g} s" if plan["ramp_s"] else ""
     headline = (f"open model: {plan['arrival_rate']:,.6g} req/s planned{ramp}, over {plan['processes']} process(es): "
                 f"achieved {plan['achieved_rps']:,.1f} req/s of {plan['planned_rps']:,.1f} planned in "
                 f"{plan['window_s']:.1f} s; {plan['planned']:,} sends planned, {plan['sent']:,} sent, "
                 f"{plan['missed']:,} missed, {plan['unsent']:,} still due at the stop")
-    lines = [headline,
-             "latency (ms): corrected = from the intended send time; uncorrected = service time",
-             f"{'name':<26}{'':<7}{'count':>9}" + "".join(f"{k:>9}" for k in (*HDR_PERCENTILES, "max"))]
-    for name, row in report["latency_ms"].items():
-        for kind, label in (("corrected", "corr"), ("uncorrected", "uncorr")):
-            values = row[kind]
-            if values is None:
-                continue
-            count = row["requests"] + row["missed"] if kind == "corrected" else row["requests"]
-            keys = (*HDR_PERCENTILES, "max")
-            lines.append(f"{name if kind == 'corrected' or row['corrected'] is None else '':<26}{label:<7}"
-                         f"{count:>9,}" + "".join(f"{values[k]:>9.4g}" for k in keys))
+    lines = [headline, "latency (ms): corrected = from the intended send time; uncorrected = service time",
+             *_table(report["latency_ms"])]
     warning = missed_warning(plan)
     if warning:
         lines.append(f"WARNING: {warning}")
+    return lines
+
+
+_LABELS = (("corrected", "corr"), ("uncorrected", "uncorr"), (SERVICE, "service"))
+
+
+def _table(rows: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A header and, per name, a line per histogram: count and figures (the name on its first line only)."""
+    keys = (*HDR_PERCENTILES, "max")
+    lines = [f"{'name':<26}{'':<8}{'count':>9}" + "".join(f"{k:>9}" for k in keys)]
+    for name, row in rows.items():
+        shown = [(kind, label) for kind, label in _LABELS if row.get(kind) is not None]
+        for kind, label in shown:
+            count = row["requests"] + row.get("missed", 0) if kind == "corrected" else row["requests"]
+            lines.append(f"{name if kind == shown[0][0] else '':<26}{label:<8}{count:>9,}"
+                         + "".join(f"{row[kind][k]:>9.4g}" for k in keys))
     return lines

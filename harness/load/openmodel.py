@@ -1,5 +1,5 @@
-"""Locust glue for the open model (``--capture-arrival-rate``): a plan per process, HdrHistograms merged at
-the master.  With :mod:`harness.load.user`, which imports it, one of the only two modules that import
+"""Locust glue for the open model (``--capture-arrival-rate``): a plan per process; and, in both models,
+HdrHistograms of every request's latency merged at the master.  With :mod:`harness.load.user`, which imports it, one of the only two modules that import
 locust and gevent (Locust monkey-patches the standard library with gevent when imported).
 
 - **Plan**: the total rate R is split evenly over the Locust processes that run users.  The master tells
@@ -15,7 +15,9 @@ locust and gevent (Locust monkey-patches the standard library with gevent when i
   it is due and never send early (:func:`due`).  The slot travels from one to the other on the user
   (:class:`PlannedUser`).  A slot more than :data:`harness.load.arrivals.MAX_LAG_S` behind is missed:
   counted, recorded at its lag, and warned about.
-- **Histograms** (:mod:`harness.load.latency`) travel with Locust's own worker reports (``report_to_master``
+- **Histograms** (:mod:`harness.load.latency`): in the open model the user records each answer's corrected
+  and uncorrected latency (:func:`record`); in the closed model a listener of Locust's ``request`` event
+  records every request Locust counts, at the response time it counts (the service time), unrounded.  They travel with Locust's own worker reports (``report_to_master``
   every 3 s and once more after the users stop): the same channel and timing as Locust's own stats, so the
   merged counts agree with Locust's, and it works across machines, not only with ``--processes``.  The
   master (or the standalone process) adds them up, logs every interval to ``latency.hlog`` and, when Locust
@@ -195,20 +197,18 @@ def _on_test_start(environment: Environment, **kwargs: Any) -> None:
     _run.recorder = latency.Recorder()
     _run.plans = {}
     _run.warned = False
-    if not is_open():
-        return
-    ArrivalPlan(_run.rate, _run.ramp_s)  # fails early on nonsense
     runner = environment.runner
-    if isinstance(runner, MasterRunner):
-        runner.send_message("capture_plan", {"workers": runner.worker_count})
-    if not isinstance(runner, WorkerRunner):
-        assert options is not None  # the rate came from them
+    if is_open():
+        ArrivalPlan(_run.rate, _run.ramp_s)  # fails early on nonsense
+        if isinstance(runner, MasterRunner):
+            runner.send_message("capture_plan", {"workers": runner.worker_count})
+    if not isinstance(runner, WorkerRunner) and options is not None:
         report_dir = Path(options.capture_report_dir)
         report_dir.mkdir(parents=True, exist_ok=True)
         if _run.hlog is not None:
             _run.hlog.close()
         _run.hlog = (report_dir / files.LATENCY_HLOG).open("w")
-        _run.collector = latency.Collector(_run.hlog)
+        _run.collector = latency.Collector(_run.hlog, kinds=latency.KINDS if is_open() else latency.CLOSED_KINDS)
     if not isinstance(runner, (MasterRunner, WorkerRunner)):
         _run.flusher = gevent.spawn(_flush_every_interval)
 
@@ -235,15 +235,22 @@ def _on_test_stopping(environment: Environment, **kwargs: Any) -> None:
         _run.schedule.stop(time.perf_counter())
 
 
+@listener(events.request)
+def _on_request(name: str, response_time: float | None, **kwargs: Any) -> None:
+    """Closed model: every request Locust counts, at the response time (ms) it counts, into the histograms
+    (a request Locust counts without a response time has none to record)."""
+    if _run.rate <= 0 and response_time is not None:
+        _run.recorder.record_service(name, response_time)
+
+
 @listener(events.report_to_master)
 def _on_report_to_master(client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
-    if is_open():
-        data["capture_open"] = _report()
+    data["capture_latency"] = _report()
 
 
 @listener(events.worker_report)
 def _on_worker_report(client_id: str, data: dict[str, Any], **kwargs: Any) -> None:
-    report = data.get("capture_open")
+    report = data.get("capture_latency")
     if report and _run.collector is not None:
         _take(client_id, report)
 
@@ -270,13 +277,13 @@ def _flush_every_interval() -> None:
 @listener(events.quit)
 def _on_quit(exit_code: int, **kwargs: Any) -> None:
     environment = _run.environment
-    if not is_open() or _run.collector is None or environment is None or environment.parsed_options is None:
+    if _run.collector is None or environment is None or environment.parsed_options is None:
         return
     if _run.flusher is not None:
         _run.flusher.kill(block=False)
         _run.flusher = None
         _take("local", _report())
-    plan = latency.plan_totals(_run.plans.values(), _run.rate, _run.ramp_s, MAX_LAG_S)
+    plan = latency.plan_totals(_run.plans.values(), _run.rate, _run.ramp_s, MAX_LAG_S) if is_open() else None
     report = latency.write_report(Path(environment.parsed_options.capture_report_dir), _run.collector, plan)
     _run.collector.close()
     _run.collector = None

@@ -2,7 +2,8 @@
 
 The percentile plot is in the style of HdrHistogram's plotter: x is the percentile on the 1/(1-p) log scale
 (0%, 90%, 99%, ... 99.999%), y the latency in milliseconds; one line for the corrected latency (from the
-intended send time), one for the uncorrected (service time).  :func:`harness.load.latency.write_report`
+intended send time), one for the uncorrected (service time); in the closed model one line, the service
+time.  :func:`harness.load.latency.write_report`
 writes it as ``latency.svg``, and the run's report (:mod:`harness.load.report`) shows it.  The time series
 (:func:`timeseries_svg`) plot requests/s and latency over the run.  A few dozen lines of SVG are not worth
 a matplotlib dependency.
@@ -37,7 +38,8 @@ def plot_svg(row: Mapping[str, HdrHistogram], title: str = "latency by percentil
     corrected and uncorrected histograms, in the style of HdrHistogram's plotter."""
     width, height, left, right, top, bottom = 760, 420, 70, 20, 40, 50
     series = [(kind, colour, percentile_curve(row[kind])) for kind, colour in
-              (("corrected", "#d62728"), ("uncorrected", "#1f77b4")) if kind in row and row[kind].get_total_count()]
+              (("corrected", "#d62728"), ("uncorrected", "#1f77b4"), ("service", "#1f77b4"))
+              if kind in row and row[kind].get_total_count()]
     max_nines = 5
     max_ms = max((ms for _, _, points in series for _, ms in points), default=1.0) or 1.0
     y_top = _nice_ceiling(max_ms * 1.05)
@@ -68,7 +70,8 @@ def plot_svg(row: Mapping[str, HdrHistogram], title: str = "latency by percentil
     for i, (kind, colour, points) in enumerate(series):
         path = " ".join(f"{x(p):.1f},{y(ms):.1f}" for p, ms in points)
         out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
-        label = "corrected (from intended send)" if kind == "corrected" else "uncorrected (service time)"
+        label = {"corrected": "corrected (from intended send)", "uncorrected": "uncorrected (service time)",
+                 "service": "service time (from the actual send)"}[kind]
         out.append(f'<line x1="{left + 10}" y1="{top + 12 + 16 * i}" x2="{left + 34}" y2="{top + 12 + 16 * i}" '
                    f'stroke="{colour}" stroke-width="2"/>')
         out.append(f'<text x="{left + 40}" y="{top + 16 + 16 * i}">{label}</text>')

@@ -159,7 +159,8 @@ def percentile_plot(report_dir: Path) -> str | None:
         if not encoded:
             return None
         row = {kind: latency.decode(blob) for kind, blob in encoded.items()}
-        return plot.plot_svg(row, title=plot.plan_title(report.get("plan", {})) if report else "")
+        plan = report.get("plan") if report else None
+        return plot.plot_svg(row, title=plot.plan_title(plan) if plan else "service time by percentile (closed model)")
     except Exception:  # noqa: BLE001  # a histogram cut short or corrupt (zlib, base64, hdrh): no plot, a page
         return None
 

@@ -201,16 +201,23 @@ def _percentiles(summary: Mapping[str, Any], plot_svg: str | None) -> str:
         keys = (*files.HDR_PERCENTILES, "max")
         rows = []
         for name, row in hdr.items():
-            shown = [kind for kind in ("corrected", "uncorrected")
+            shown = [kind for kind in ("corrected", "uncorrected", "service")
                      if isinstance(row, Mapping) and isinstance(row.get(kind), Mapping)]
             for kind in shown:  # the name on the first line of its rows only
                 count = row.get("requests", 0) + (row.get("missed", 0) if kind == "corrected" else 0)
-                rows.append((_name(name) if kind == shown[0] else "", e(kind), _fmt(count),
+                rows.append((_name(name) if kind == shown[0] else "", e(_KIND_LABELS[kind]), _fmt(count),
                              *(_fmt(row[kind].get(k), ",.4g") for k in keys)))
-        body += [('<h3 id="hdr">HdrHistogram percentiles (open model)</h3><p class="note">Milliseconds. '
-                  "<b>corrected</b>: from each request's intended send time (no coordinated omission; missed sends "
-                  "at their lag when given up); <b>uncorrected</b>: the service time from the actual send. Three "
-                  "significant digits, never rounded like Locust's.</p>"),
+        if summary.get("open_model"):
+            heading, note = "open model", (
+                "<b>corrected</b>: from each request's intended send time (no coordinated omission; missed sends "
+                "at their lag when given up); <b>uncorrected</b>: the service time from the actual send. The "
+                "checks use the corrected figures.")
+        else:
+            heading, note = "closed model: service time", (
+                "<b>service time</b>: from the actual send until the answer, every request Locust counted. The "
+                "checks use these figures.")
+        body += [(f'<h3 id="hdr">HdrHistogram percentiles ({heading})</h3><p class="note">Milliseconds. {note} '
+                  "Three significant digits, never rounded like Locust's.</p>"),
                  _table(("name", "latency", "count", *keys), rows, numeric=range(2, 3 + len(keys)))]
         body.append(f'<figure id="plot-percentiles">{plot_svg}<figcaption>Latency by percentile, the total of '
                     "every request name</figcaption></figure>" if plot_svg else _na("the percentile plot (latency.json "
@@ -218,15 +225,20 @@ def _percentiles(summary: Mapping[str, Any], plot_svg: str | None) -> str:
     stats = summary.get("latency_ms")
     if isinstance(stats, Mapping) and stats:
         percentiles = tuple(files.STATS_PERCENTILES)
+        locust = summary.get("locust_latency_ms")
+        locust = locust if isinstance(locust, Mapping) else stats  # a summary from before locust_latency_ms
         rows = [(_name(name), _fmt(row.get("requests")), _fmt(row.get("failures")), _fmt(row.get("rps"), ",.1f"),
-                 *(_fmt(row.get(k), ",.0f") for k in (*percentiles, "max"))) for name, row in stats.items()
-                if isinstance(row, Mapping)]
+                 *(_fmt(mine.get(k), ",.0f") for k in (*percentiles, "max"))) for name, row in stats.items()
+                if isinstance(row, Mapping) and isinstance(mine := locust.get(name, {}), Mapping)]
         body += ['<h3 id="locust-percentiles">Locust\'s percentiles per request name</h3><p class="note">'
-                 "Milliseconds, as Locust reports them: the service time from the actual send, in Locust's buckets "
-                 "(rounded to 10 ms above 100 ms, to 100 ms above 1 s)"
-                 + ("; in the open model the checks use the corrected figures above" if hdr else "") + ".</p>",
+                 "Milliseconds, as Locust reports them, for comparison: the service time from the actual send, in "
+                 "Locust's buckets (rounded to 10 ms above 100 ms, to 100 ms above 1 s)"
+                 + ("; the checks use the HdrHistogram figures above" if hdr else "") + ".</p>",
                  _table(("name", "requests", "failures", "req/s", *percentiles, "max"), rows, numeric=range(1, 8))]
     return _section("percentiles", "Latency percentiles", "\n".join(body) or _na("the run recorded no latencies"))
+
+
+_KIND_LABELS = {"corrected": "corrected", "uncorrected": "uncorrected", "service": "service time"}
 
 
 def _name(name: str) -> str:

@@ -6,6 +6,12 @@ flushed every few), so they can miss the run's last second, and are read only wh
 quitting.  The stored uuids come from the endpoint's ``/_harness/events`` inspection API, for the ledger
 (:mod:`harness.load.ledger`) to reconcile with what was sent, over the run's TLS settings and with its extra
 headers (:mod:`harness.tls`); a certificate that does not verify is reported as such, not as a missing API.
+
+Those lookups use the contract suite's client (:class:`harness.contract.client.Client`: no redirect followed, a
+total deadline per request, at most :data:`harness.contract.client.INSPECT_MAX_BYTES` read per page), and
+whatever the target answers, they never raise past :func:`delivery`: a target that stopped answering, answers
+something that is not HTTP, wants an inspection token, or answers 200 without being the reference server (a
+catch-all proxy) leaves the delivery unchecked, with that reason in the summary.
 """
 
 from __future__ import annotations
@@ -14,14 +20,14 @@ import csv
 import json
 import re
 import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from harness import tls
+from harness.checks import excerpt
+from harness.contract.client import AnswerTooLargeError, Client, NoAnswerError, NotHTTPError, TLSError
 from harness.load import files, ledger
 from harness.load.options import LoadOptions
 from harness.server.process import inspect_headers
@@ -74,17 +80,25 @@ class InspectionTLSError(Exception):
     """The inspection API's certificate did not verify; the message says so and what to pass."""
 
 
+class InspectionError(Exception):
+    """The inspection API could not be read (to the end): the message says why, for the summary."""
+
+
+PROBE_TIMEOUT_S, PAGE_TIMEOUT_S = 10.0, 30.0
+"""Deadlines of the inspection probe and of each page (the whole answer, not each read)."""
+
+
 def delivery(report_dir: Path, url: str, options: LoadOptions, since_ms: int,
              on_page: Callable[[int], None] | None = None) -> ledger.Reconciliation:
-    """The run's ledgers reconciled with what ``url`` stored (not checked without an inspection API, or when its
-    certificate does not verify: the reconciliation then says why); ``on_page(events)`` after each page read."""
+    """The run's ledgers reconciled with what ``url`` stored (not checked without an inspection API, or when it
+    cannot be read: the reconciliation then says why); ``on_page(events)`` after each page read."""
     context = tls.ssl_context(options.ca_bundle, options.insecure)
     try:
         headers = {**tls.parse_headers(options.headers), **inspect_headers(options.inspect_token)}
         stored = stored_uuids(url, options.api_key, since_ms, context=context, headers=headers, on_page=on_page)
-    except InspectionTLSError as error:
+        return ledger.reconcile(report_dir, stored)
+    except (InspectionTLSError, InspectionError) as error:
         return ledger.reconcile(report_dir, None, unchecked=str(error))
-    return ledger.reconcile(report_dir, stored)
 
 
 def stored_uuids(url: str, api_key: str, since_ms: int, *, context: ssl.SSLContext | None = None,
@@ -92,32 +106,75 @@ def stored_uuids(url: str, api_key: str, since_ms: int, *, context: ssl.SSLConte
                  on_page: Callable[[int], None] | None = None) -> Iterator[str] | None:
     """Every uuid the endpoint stored for this token since the run started, via ``/_harness/events``
     (None when the target has no inspection API; :class:`InspectionTLSError` when its certificate does not
-    verify)."""
-    def get(target: str, timeout: float) -> bytes:
-        request = urllib.request.Request(f"{url}{target}", headers=headers or {})
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as reply:
-            return bytes(reply.read())
-
-    try:
-        get("/_harness/stats", 10)
-    except (urllib.error.URLError, OSError) as error:
-        if tls.is_verification_error(error):
-            raise InspectionTLSError(tls.verification_failed(url, error)) from None
-        return None
-
+    verify; :class:`InspectionError`, also while iterating, when it cannot be read)."""
+    token_given = any(name.lower() == "x-capture-harness-token" for name in headers or {})
+    client = Client(url, PROBE_TIMEOUT_S, context=context, headers=headers)
+    status, document = _get(client, "/_harness/stats")
+    refused = _refused(status, document, token_given)
+    if refused:
+        client.close()
+        raise InspectionError(refused)
+    if not (status == 200 and isinstance(document, dict) and "requests" in document):
+        client.close()
+        return None  # a catch-all proxy's 200 {} or not JSON, a 404: not the reference server's API
+    client.timeout = PAGE_TIMEOUT_S
     since = f"{since_ms // 1000}.{since_ms % 1000:03d}"  # epoch seconds, to the millisecond
 
     def pages() -> Iterator[str]:
-        after = 0
-        while True:
-            query = urlencode({"token": api_key, "since": since, "after": after, "limit": 1000})
-            page = json.loads(get(f"/_harness/events?{query}", 30))
-            if on_page is not None:
-                on_page(len(page["events"]))
-            for event in page["events"]:
-                yield event["uuid"]
-            if page["next_after"] is None:
-                return
-            after = page["next_after"]
+        after: int | None = 0
+        try:
+            while True:
+                query = urlencode({"token": api_key, "since": since, "after": after, "limit": 1000})
+                events, after = _page(*_get(client, f"/_harness/events?{query}"), token_given)
+                if on_page is not None:
+                    on_page(len(events))
+                yield from events
+                if after is None:
+                    return
+        finally:
+            client.close()
 
     return pages()
+
+
+def _get(client: Client, target: str) -> tuple[int, Any]:
+    """``GET target``: its status and JSON (None when not JSON); what went wrong as an :class:`InspectionError`."""
+    try:
+        return client.get_json(target)
+    except TLSError as error:
+        raise InspectionTLSError(str(error)) from None
+    except NotHTTPError as error:
+        raise InspectionError(f"the target's answer is not HTTP ({error})") from None
+    except NoAnswerError as error:
+        why = "answered more than a page of the inspection API holds" if isinstance(error, AnswerTooLargeError) \
+            else "stopped answering"
+        raise InspectionError(f"the target {why} ({error})") from None
+
+
+def _refused(status: int, document: Any, token_given: bool) -> str | None:
+    said = document.get("error") if isinstance(document, dict) and isinstance(document.get("error"), str) else ""
+    said = f": {said[:200]!r}" if said else ""
+    if status == 401 and token_given:
+        return f"the /_harness/ inspection API refused the inspection token (401{said}): pass its own with --inspect-token"
+    if status == 401:
+        return (f"the /_harness/ inspection API needs an inspection token (401{said}): pass it with --inspect-token "
+                "TOKEN (or $CAPTURE_HARNESS_INSPECT_TOKEN)")
+    if status == 403:
+        return f"the /_harness/ inspection API refused this client (403{said})"
+    return None
+
+
+def _page(status: int, page: Any, token_given: bool) -> tuple[list[str], int | None]:
+    """One page's uuids and where the next starts (None: the last); anything else is an :class:`InspectionError`."""
+    refused = _refused(status, page, token_given)
+    if refused:
+        raise InspectionError(refused)
+    events = page.get("events") if status == 200 and isinstance(page, dict) else None
+    after = page.get("next_after") if isinstance(page, dict) else None
+    uuids = [event.get("uuid") for event in events if isinstance(event, dict)] if isinstance(events, list) else []
+    if (not isinstance(events, list) or len(uuids) != len(events) or not all(isinstance(u, str) for u in uuids)
+            or not (after is None or (isinstance(after, int) and not isinstance(after, bool)))):
+        shown = excerpt(json.dumps(page, default=str).encode()) if page is not None else "a body that is not JSON"
+        raise InspectionError(f"GET /_harness/events answered {status} with {shown}, not a page of the reference "
+                              "server's inspection API")
+    return [u for u in uuids if isinstance(u, str)], after

@@ -3,16 +3,18 @@
 Locust runs as a subprocess (it monkey-patches the interpreter with gevent, and ``--processes`` forks),
 so this module never imports it.  Without a URL the reference endpoint is started as another subprocess
 (:class:`harness.server.process.ServeProcess`), with its store in a temporary directory removed after
-the run.  Before the clock starts every corpus chunk the run may need is generated, on all cores.
+the run.  Before Locust starts only the first few chunks of each stream are generated
+(:data:`harness.load.supply.PREPARED`, whatever ``-t``): each Locust process's generator process makes the
+rest while the run goes, a bounded window ahead (:mod:`harness.load.supply`).
 Afterwards the run's results are read back (:mod:`harness.load.results`), the ledgers reconciled with what
 the endpoint stored, and the summary written and printed (:mod:`harness.load.summary`).  Exit status: 0
 all well, 1 a check failed (by default: any request failed, none was answered, an acknowledged event was
 lost, or an open-model send was missed; see :mod:`harness.load.verdict`), 2 usage errors.
 
 The report directory never holds the API key in full, so it can be shared (a CI artifact).  What does hold
-it stays out: the corpus cache and the bodies of failed requests live under the corpus directory
-(``.capture-harness/corpus``; a report directory that would contain it is refused), and the embedded
-endpoint's store is temporary.
+it stays out: the bodies of failed requests live under ``.capture-harness/failed-bodies`` (capped,
+:mod:`harness.load.housekeeping`), the traffic supply's chunks in a temporary folder removed after the run
+(also when cancelled), and the embedded endpoint's store is temporary.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import shutil
 import signal
@@ -29,17 +30,31 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from harness._data import data_file
-from harness.load import corpus, files, latency, ledger, locustproc, progress, report, results, summary, transport
+from harness.load import (
+    corpus,
+    files,
+    housekeeping,
+    latency,
+    ledger,
+    locustproc,
+    progress,
+    report,
+    results,
+    summary,
+    supply,
+    transport,
+)
 from harness.load.cancel import Cancel, Cancelled
 from harness.load.options import LoadOptions, Thresholds, UsageError
 from harness.safety import TargetError, check_url, mask_token
 from harness.server.process import ServeError, ServeProcess
 
-__all__ = ["MAX_DURATION_S", "LoadOptions", "Thresholds", "UsageError", "check_target", "chunks_needed",
+__all__ = ["MAX_DURATION_S", "LoadOptions", "Thresholds", "UsageError", "check_target",
            "locustfile", "run"]
 
 MAX_DURATION_S = 24 * 3600
@@ -69,9 +84,10 @@ def run(options: LoadOptions) -> int:
     report_dir = options.report_dir
     _clear(report_dir)
     seed = options.seed if options.seed is not None else int.from_bytes(os.urandom(4), "big")
+    housekeeping.enforce_caps(options.corpus_dir, options.bodies_dir)
     with Cancel() as cancel:
         ran = _execute(options, seed, cancel)
-        hdr = latency.read_report(report_dir) if options.arrival_rate and ran.locust_status is not None else None
+        hdr = latency.read_report(report_dir) if ran.locust_status is not None else None
         outcome = summary.build(options, ran.url, seed, ran.stats, ran.failures, ran.delivery, hdr)
         if ran.locust_status is not None:
             outcome.update(summary.judge(options, ran.stats, ran.failures, ran.delivery, hdr, ran.locust_status))
@@ -83,6 +99,7 @@ def run(options: LoadOptions) -> int:
         (report_dir / files.SUMMARY).write_text(json.dumps(outcome, indent=2) + "\n")
         report.write_report(report_dir)
         print(summary.render(outcome), flush=True)
+    housekeeping.enforce_caps(options.corpus_dir, options.bodies_dir)
     if cancel.cancelled:
         return cancel.exit_status
     return 0 if outcome["verdict"]["passed"] else 1
@@ -113,7 +130,7 @@ def _execute(options: LoadOptions, seed: int, cancel: Cancel) -> _Ran:
                 corpus_dir = stack.enter_context(_corpus_dir(options))
                 ran.url = stack.enter_context(_endpoint(options))
                 options = dataclasses.replace(options, corpus_dir=corpus_dir)
-                _pregenerate(options, seed)
+                _prepare(options, seed)
             cancel.phase = "run"
             started_ms, started = int(time.time() * 1000), time.monotonic()
             ran.locust_status = _run_locust(options, ran.url, seed, cancel)
@@ -195,12 +212,8 @@ def _check(options: LoadOptions) -> None:
 
 @contextlib.contextmanager
 def _corpus_dir(options: LoadOptions) -> Iterator[Path]:
-    """The cache is for replaying: a run with ``--seed`` keeps its corpus for the next run with that seed;
-    a run with a random seed generates into a temporary folder removed afterwards (it could only be
-    reused by passing its seed, which regenerates the same bytes anyway)."""
-    if options.seed is not None:
-        yield options.corpus_dir
-        return
+    """The supply's spool folders: temporary, removed after the run.  Nothing is cached: a seeded run
+    regenerates the same bytes from its seed, a bounded window at a time."""
     with tempfile.TemporaryDirectory(prefix="capture-harness-corpus-") as folder:
         yield Path(folder)
 
@@ -230,62 +243,34 @@ def _endpoint(options: LoadOptions) -> Iterator[str]:
 _OWN_SESSION = ("setsid",) if shutil.which("setsid") else ()
 
 
-# --- the traffic, made before the clock starts ------------------------------------------------------------
+# --- the first traffic, made before the clock starts -----------------------------------------------------
 
 
-PER_USER_RPS = 3000
-"""Requests/s one Locust user without think time can send to a fast endpoint (measured 1,900-2,600 against
-the reference endpoint on this machine)."""
-PER_PROCESS_RPS = 10_000
-"""Requests/s one Locust process can send (FastHttpUser; measured up to 8,500 with single events)."""
-PER_PROCESS_EVENTS = 50_000
-"""Events/s one Locust process can make an endpoint take (the reference endpoint stores about 45,000 a
-second on one core: batches are bound by that, not by the request rate)."""
-
-
-def chunks_needed(options: LoadOptions, events_per_request: float = 1.0) -> int:
-    """Chunks each Locust process may use in the run: a generous bound, so tasks never wait for the
-    generator (if the endpoint is faster still, the workers generate the rest and say so)."""
-    processes = max(1, options.processes)
-    rate = min(options.users / processes * PER_USER_RPS, PER_PROCESS_RPS,
-               PER_PROCESS_EVENTS / max(1.0, events_per_request))
-    if options.arrival_rate:  # the open model sends exactly its plan
-        rate = options.arrival_rate / processes
-    return math.ceil(rate * options.duration_s / corpus.CHUNK_SIZE) + 1
-
-
-def _pregenerate(options: LoadOptions, seed: int) -> None:
-    """Generate (or find in the cache) every chunk the run may need, on all cores, before the clock starts."""
-    first = corpus.load_chunk(options.scenario, seed, 0, 0, options.api_key, options.corpus_dir)
-    events_per_request = sum(len(case.uuids) for case in first) / len(first)
-    jobs = [(options.scenario, seed, stream, chunk, options.api_key, options.corpus_dir)
-            for stream in range(max(1, options.processes))
-            for chunk in range(chunks_needed(options, events_per_request))
-            if not corpus.cached(options.scenario, seed, stream, chunk, options.api_key, options.corpus_dir)]
-    if not jobs:
-        progress.say(f"preparing: every chunk of {options.scenario} traffic is cached (seed {seed})")
-        return
-    progress.say(f"preparing {len(jobs) * corpus.CHUNK_SIZE:,} requests ({len(jobs):,} chunks) of {options.scenario} "
-                 f"traffic before the clock starts (seed {seed})")
+def _prepare(options: LoadOptions, seed: int) -> None:
+    """The first :data:`supply.PREPARED` chunks of each stream, on all cores, so each Locust process's first
+    request goes out at once; its generator process makes the rest during the run.  The cost does not depend
+    on ``-t``."""
+    streams = max(1, options.processes)
+    chunks = streams * supply.PREPARED
+    progress.say(f"preparing the first {chunks * corpus.CHUNK_SIZE:,} requests ({chunks:,} chunks) of {options.scenario} "
+                 f"traffic (seed {seed}); the rest is made during the run, at most {supply.WINDOW} chunks ahead "
+                 "per Locust process")
     began, done = time.monotonic(), [0]
-    pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, initializer=_ignore_interrupts)
+    make = partial(supply.prepare, options.corpus_dir, options.scenario, seed, api_key=options.api_key)
+    pool = ProcessPoolExecutor(max_workers=min(streams, os.cpu_count() or 1), initializer=_ignore_interrupts)
     try:
-        with progress.Ticker(options.progress_s, lambda: progress.chunks_line(done[0], len(jobs))):
-            for _ in pool.map(_make_chunk, jobs):
+        with progress.Ticker(options.progress_s, lambda: progress.chunks_line(done[0] * supply.PREPARED, chunks)):
+            for _ in pool.map(make, range(streams)):
                 done[0] += 1
-    finally:  # cancelled: drop the chunks not started, wait for those being made (their files are atomic)
+    finally:  # cancelled: drop the streams not started, wait for those being made (their files are atomic)
         pool.shutdown(wait=True, cancel_futures=True)
-    progress.say(f"prepared {len(jobs):,} / {len(jobs):,} chunks in {time.monotonic() - began:.1f} s")
+    progress.say(f"prepared {chunks:,} / {chunks:,} chunks in {time.monotonic() - began:.1f} s")
 
 
 def _ignore_interrupts() -> None:
     """In a pool worker: a Ctrl-C reaches the whole foreground process group, and the run cancels the pool
     itself (without a KeyboardInterrupt traceback from each worker)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _make_chunk(job: tuple[str, int, int, int, str, Path]) -> None:
-    corpus.load_chunk(*job)
 
 
 # --- Locust ---------------------------------------------------------------------------------------------

@@ -6,8 +6,12 @@ traffic; the encodings follow what the SDKs put on the wire (capture-contract.md
 - ``capture``: single events to ``/i/v0/e/``, plain JSON or gzip by header;
 - ``batch``: posthog-python (plain JSON, up to 100 events a batch) and posthog-node (gzip by header,
   flushing at 20) posting to ``/batch/``;
-- ``browser``: posthog-js to ``/e/``: arrays gzipped with ``?compression=gzip-js``, and single events as
-  a form ``data=`` of base64;
+- ``browser``: posthog-js 1.449 to ``/e/?_=<ms>&ver=1.449.2``: ``{api_key, batch, sent_at}`` gzipped as
+  ``text/plain`` with no compression hint (capture finds the gzip magic bytes), as plain JSON (what it
+  sends once remote config failed, or with ``disable_compression``), again with ``&retry_count=N`` (its
+  retry queue), and by ``sendBeacon`` on unload as a form ``data=<base64>`` with ``?compression=base64``;
+- ``browser_legacy``: older posthog-js (1.78-era, the recorded fixtures of §9.1): bare arrays gzipped
+  with ``?compression=gzip-js``, and single events as a form ``data=`` of base64;
 - ``identify_alias``: visitors logging in (``$identify``), being aliased and group-identified;
 - ``mixed``: all of the above in :data:`MIXED`'s proportions.
 """
@@ -21,7 +25,9 @@ from typing import Any
 from harness.generate.choices import weighted
 from harness.generate.traffic import Traffic
 
-SCENARIOS: tuple[str, ...] = ("capture", "batch", "browser", "identify_alias", "mixed")
+SCENARIOS: tuple[str, ...] = ("capture", "batch", "browser", "browser_legacy", "identify_alias", "mixed")
+POSTHOG_JS_VERSION = "1.449.2"
+"""The posthog-js release whose requests ``browser`` reproduces (its ``ver`` query parameter)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class Planned:
     path: str
     encoding: str
     body: Any
+    query: tuple[tuple[str, str], ...] = ()
+    """Query parameters after the encoding's own, in order (see :func:`harness.wire.encode`)."""
 
 
 Step = Callable[[Traffic], Planned]
@@ -53,6 +61,34 @@ def _python_batch(traffic: Traffic) -> Planned:
 def _node_batch(traffic: Traffic) -> Planned:
     body = traffic.server_batch(traffic.c.integer(1, 20), "posthog-node")
     return Planned("batch posthog-node", "/batch/", "gzip-header", body)
+
+
+def _js_query(traffic: Traffic, *extra: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """posthog-js's own parameters: the cache buster ``_`` (the send time in ms) and ``ver``, then ``extra``."""
+    return (("_", str(traffic.clock.ms)), ("ver", POSTHOG_JS_VERSION), *extra)
+
+
+def _browser_gzip(traffic: Traffic) -> Planned:
+    body = traffic.browser_request()
+    return Planned("browser gzip", "/e/", "gzip-magic", body, _js_query(traffic))
+
+
+def _browser_json(traffic: Traffic) -> Planned:
+    body = traffic.browser_request()
+    return Planned("browser json", "/e/", "json", body, _js_query(traffic))
+
+
+def _browser_retry(traffic: Traffic) -> Planned:
+    """A flush sent again by the retry queue: the first attempt never reached the endpoint (a network
+    error), so the events are new to it; ``retry_count`` says which attempt this is."""
+    body = traffic.browser_request()
+    attempt = str(traffic.c.integer(1, 3))
+    return Planned("browser retry", "/e/", "gzip-magic", body, _js_query(traffic, ("retry_count", attempt)))
+
+
+def _browser_beacon(traffic: Traffic) -> Planned:
+    body = traffic.browser_unload()
+    return Planned("browser beacon", "/e/", "form", body, _js_query(traffic, ("compression", "base64")))
 
 
 def _browser_flush(traffic: Traffic) -> Planned:
@@ -78,9 +114,11 @@ def _groupidentify(traffic: Traffic) -> Planned:
 WEIGHTS: dict[str, tuple[tuple[Step, int], ...]] = {
     "capture": ((_single, 1),),
     "batch": ((_python_batch, 1), (_node_batch, 1)),
-    "browser": ((_browser_flush, 3), (_browser_form, 1)),
+    "browser": ((_browser_gzip, 6), (_browser_json, 1), (_browser_retry, 1), (_browser_beacon, 2)),
+    "browser_legacy": ((_browser_flush, 3), (_browser_form, 1)),
     "identify_alias": ((_identify, 6), (_alias, 3), (_groupidentify, 2)),
-    "mixed": ((_browser_flush, 40), (_browser_form, 10), (_python_batch, 12), (_node_batch, 12), (_single, 14),
+    "mixed": ((_browser_gzip, 32), (_browser_json, 4), (_browser_retry, 4), (_browser_beacon, 10), (_python_batch, 12),
+              (_node_batch, 12), (_single, 14),
               (_identify, 6), (_alias, 3), (_groupidentify, 3)),
 }
 """Each scenario's steps and their relative weights (for ``mixed``: percent of requests)."""

@@ -2,9 +2,12 @@
 and the lines printed at the end.
 
 The summary holds what the run measured (:mod:`harness.load.results`), what the ledger reconciled
-(:mod:`harness.load.ledger`) and, for an open-model run, the latency report
-(:mod:`harness.load.latency`), whose corrected figures then replace Locust's for the latency thresholds:
-Locust measures from the actual send, which hides a stall (coordinated omission).  The report directory
+(:mod:`harness.load.ledger`) and the latency report (:mod:`harness.load.latency`): HdrHistograms of every
+request, in both models, exact to 3 significant digits.  Its service-time figures (the closed model's
+only histogram, the open model's uncorrected one) are the percentiles of ``latency_ms`` and of the
+thresholds; an open-model run's thresholds use the corrected figures instead (Locust measures from the
+actual send, which hides a stall: coordinated omission).  Locust's own percentiles, rounded to two
+significant digits, stay in ``locust_latency_ms`` for comparison.  The report directory
 never holds the API key in full, so the summary shows it masked.
 """
 
@@ -36,7 +39,8 @@ def build(options: LoadOptions, url: str, seed: int, stats: list[dict[str, Any]]
         "error_rate": (total["failures"] / requests) if total and requests else 0.0,
         "rps": total["rps"] if total else 0.0,
         "events_per_s": (delivery.sent * total["rps"] / requests) if total and requests else 0.0,
-        "latency_ms": {row["name"]: {k: row[k] for k in files.STATS_FIGURES} for row in stats},
+        "latency_ms": {row["name"]: {k: row[k] for k in files.STATS_FIGURES} for row in hdr_stats(stats, hdr)},
+        "locust_latency_ms": {row["name"]: {k: row[k] for k in (*files.STATS_PERCENTILES, "max")} for row in stats},
         "errors": failures, "delivery": delivery.to_json(),
         "options": _options(options), "replay": replay_command(options, seed),
         "report": {"html": str(report_dir / files.HTML_REPORT), "locust_html": str(report_dir / files.LOCUST_HTML),
@@ -44,7 +48,9 @@ def build(options: LoadOptions, url: str, seed: int, stats: list[dict[str, Any]]
                    "failure_details": str(report_dir / files.FAILURES_GLOB)},
     }
     if hdr is not None:
-        summary.update(open_model=hdr["plan"], latency_hdr_ms=hdr["latency_ms"])
+        summary.update(latency_model=_model(hdr), latency_hdr_ms=hdr["latency_ms"])
+        if hdr.get("plan") is not None:
+            summary["open_model"] = hdr["plan"]
         summary["report"].update(hlog=hdr["files"]["hlog"], plot=hdr["files"]["plot"])
     return summary
 
@@ -53,18 +59,37 @@ def judge(options: LoadOptions, stats: list[dict[str, Any]], failures: list[dict
           delivery: Reconciliation, hdr: Mapping[str, Any] | None, locust_status: int) -> dict[str, Any]:
     """The run's verdict, for ``summary.json``: ``checks`` (every check applied, with its limit and figure),
     ``verdict`` (``passed`` and the ``reasons`` it failed) and ``broken_thresholds`` (the same reasons).
-    An open-model run's latency checks use the corrected figures.  Besides the checks, a missing latency
-    report and Locust's own failure fail the run."""
-    applied = verdict.checks(options.thresholds, corrected_stats(stats, hdr), failures, delivery,
+    The latency checks use the HdrHistogram figures: the service time in the closed model, the corrected
+    latency in the open model.  Besides the checks, a missing latency report and Locust's own failure fail
+    the run."""
+    applied = verdict.checks(options.thresholds, corrected_stats(hdr_stats(stats, hdr), hdr), failures, delivery,
                              hdr["plan"] if hdr is not None else None)
     reasons = [check.reason for check in applied if check.reason]
-    if options.arrival_rate and hdr is None:
-        reasons.append(f"the open model's latency report {options.report_dir / files.LATENCY_REPORT} is missing "
-                       f"(see {files.LOCUST_LOG})")
+    if hdr is None:
+        reasons.append(f"the latency report {options.report_dir / files.LATENCY_REPORT} is missing, so no "
+                       f"percentile was measured (see {files.LOCUST_LOG})")
     if locust_status not in (0, 1):
         reasons.append(f"Locust exited with status {locust_status} (see {options.report_dir / files.LOCUST_LOG})")
     return {"checks": [check.to_json() for check in applied], "verdict": {"passed": not reasons, "reasons": reasons},
             "broken_thresholds": reasons}
+
+
+def _model(report: Mapping[str, Any]) -> str:
+    return str(report.get("model") or ("open" if report.get("plan") is not None else "closed"))
+
+
+def hdr_stats(stats: list[dict[str, Any]], report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Locust's stats rows with their percentiles and max replaced by the HdrHistogram service-time figures
+    of ``report`` (the closed model's ``service``, the open model's ``uncorrected``): None for a row without
+    them, and for every row without a report (Locust's rounded figures are never passed off as exact)."""
+    rows = report["latency_ms"] if report is not None else {}
+    kind = latency.SERVICE if report is not None and _model(report) == "closed" else "uncorrected"
+    keys = (*files.STATS_PERCENTILES, "max")
+    result = []
+    for row in stats:
+        figures = (rows.get(row["name"]) or {}).get(kind) or {}
+        result.append({**row, **{key: figures.get(key) for key in keys}})
+    return result
 
 
 def corrected_stats(stats: list[dict[str, Any]], report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -82,11 +107,12 @@ def render(summary: Mapping[str, Any]) -> str:
     lines = [(f"\n{summary['scenario']} against {summary['target']}: {summary['requests']:,} requests in "
               f"{summary['duration_s']}s, {summary['rps']:,.0f} req/s, {summary['events_per_s']:,.0f} events/s, "
               f"error rate {summary['error_rate']:.2%}"), "",
-             f"{'name':<26}{'reqs':>9}{'fails':>7}{'req/s':>9}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>8}  (ms)"]
+             f"{'name':<26}{'reqs':>9}{'fails':>7}{'req/s':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}  (ms)"]
     for name, row in summary["latency_ms"].items():
-        cells = [f"{row[k]:>7.0f}" if row[k] is not None else f"{'-':>7}" for k in files.STATS_PERCENTILES]
-        lines.append(f"{name:<26}{row['requests']:>9,}{row['failures']:>7,}{row['rps']:>9,.0f}{''.join(cells)}"
-                     f"{row['max'] or 0:>8.0f}")
+        cells = [f"{_ms(row[k]):>8}" for k in (*files.STATS_PERCENTILES, "max")]
+        lines.append(f"{name:<26}{row['requests']:>9,}{row['failures']:>7,}{row['rps']:>9,.0f}{''.join(cells)}")
+    lines.append("latency: service time from the actual send, HdrHistogram (3 significant digits); Locust's rounded "
+                 "figures are in summary.json's locust_latency_ms")
     if summary["errors"]:
         lines += ["", "errors:"] + [f"  {e['occurrences']:>7,}  {e['name']}: {e['error']}" for e in summary["errors"]]
     lines += ["", _delivery_line(summary["delivery"])]
@@ -100,6 +126,11 @@ def render(summary: Mapping[str, Any]) -> str:
     lines += [cancelled_line(summary["cancel"])] if summary.get("cancelled") else [] if reasons else ["PASSED"]
     lines.append(f"reports: {summary['report']['html']}, {Path(summary['report']['html']).parent / files.SUMMARY}")
     return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    """Milliseconds to the histograms' 3 significant digits (whole milliseconds from 100 ms up)."""
+    return "-" if value is None else verdict.ms(value)
 
 
 def cancelled_line(cancel: Mapping[str, Any]) -> str:

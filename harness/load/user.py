@@ -2,7 +2,8 @@
 two harness modules that import locust (which monkey-patches the standard library with gevent when
 imported); ``from harness.load import CaptureUser`` reaches this one lazily.
 
-Each request is taken ready-made from the seeded corpus (:mod:`harness.load.corpus`): a
+Each request is taken ready-made from the seeded corpus, which this process's traffic supply (a generator
+process a bounded window of chunks ahead, :mod:`harness.load.supply`) makes while the run goes: a
 :class:`harness.checks.Case`, sent with ``FastHttpUser``, named in Locust's stats by scenario step
 (``batch posthog-node``, ``browser gzip-js``, ...), its answer checked against that same case with the
 contract suite's checks (:mod:`harness.checks`), and recorded in this process's delivery ledger
@@ -28,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,16 +38,18 @@ from typing import IO, Any
 import orjson
 from gevent import GreenletExit
 from locust import FastHttpUser, events, task
+from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
 from locust.env import Environment
 from locust.exception import CatchResponseError
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsEntry
 
-from harness.checks import Case, Failure, Reply, Title, first_failure
-from harness.load import corpus, files, openmodel, transport
+from harness.checks import MAX_ANSWER_BYTES, Case, Failure, Reply, Title, first_failure
+from harness.load import corpus, files, housekeeping, openmodel, transport
 from harness.load.hooks import listener
 from harness.load.ledger import LedgerWriter
 from harness.load.reproduce import failure_curl
+from harness.load.supply import Supply
 from harness.safety import mask_token
 from harness.spec.body import DEFAULT_TOKEN
 
@@ -62,7 +66,7 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--capture-report-dir", default="capture-harness-report", env_var="CAPTURE_HARNESS_REPORT_DIR",
                        help="where ledger and failure files go")
     group.add_argument("--capture-corpus-dir", default=str(corpus.DEFAULT_CACHE_DIR),
-                       env_var="CAPTURE_HARNESS_CORPUS_DIR", help="where generated corpus chunks are cached")
+                       env_var="CAPTURE_HARNESS_CORPUS_DIR", help="where the traffic supply spools its chunks (a few, removed after the run)")
     group.add_argument("--capture-bodies-dir", default=str(corpus.FAILED_BODIES_DIR),
                        env_var="CAPTURE_HARNESS_BODIES_DIR", help="where bodies of failed requests are written")
     transport.add_locust_options(group)  # --capture-header, --capture-ca-bundle, --capture-insecure
@@ -126,6 +130,7 @@ listener(events.quit)(_final_stats.write)
 class _ScenarioTraffic:
     """One scenario's traffic in this process: the cases its users send, and where their answers go."""
 
+    supply: Supply
     cases: Iterator[Case]
     ledger: LedgerWriter
     failures: IO[bytes]
@@ -151,21 +156,29 @@ def _traffic_of(user: FastHttpUser, scenario: str) -> _ScenarioTraffic:
         stream = runner.worker_index if isinstance(runner, WorkerRunner) else 0
         seed = options.capture_seed if options.capture_seed is not None else int.from_bytes(os.urandom(4), "big")
         report_dir = Path(options.capture_report_dir)
+        supply = Supply(Path(options.capture_corpus_dir), scenario, seed, stream, options.capture_api_key,
+                        on_wait=_waiting)
         traffic = _ScenarioTraffic(
-            cases=corpus.stream_requests(scenario, seed, stream, options.capture_api_key,
-                                         Path(options.capture_corpus_dir), on_generate=_generating),
+            supply=supply, cases=supply.cases(),
             ledger=LedgerWriter(report_dir),
             failures=(report_dir / files.of_process(files.FAILURES_GLOB, os.getpid())).open("ab"),
             api_key=options.capture_api_key, base_url=user.host or "",
             bodies_dir=Path(options.capture_bodies_dir).resolve(),
         )
-        _traffic[scenario] = traffic
+        _traffic[scenario] = traffic  # before the generator starts, which yields to the other users' on_start
+        supply.start()
     return traffic
 
 
-def _generating(chunk: int) -> None:
-    logger.warning("capture-harness: corpus chunk %d was not pre-generated; generating it now, which stalls this "
-                   "process's users for ~0.1 s (the load generator, not the endpoint, is the bottleneck here)", chunk)
+def _waiting(chunk: int) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        logger.warning("capture-harness: the traffic generator is behind (chunk %d was not ready): users wait "
+                       "for it, so the load generator, not the endpoint, is the bottleneck here", chunk)
+
+
+_warned = False
 
 
 @listener(events.quitting)
@@ -175,9 +188,20 @@ def _close(environment: Environment, **kwargs: Any) -> None:
     for traffic in _traffic.values():
         traffic.ledger.close()
         traffic.failures.close()
+        traffic.supply.close()
+        if traffic.supply.waits:
+            logger.warning("capture-harness: users waited for the traffic generator %d times", traffic.supply.waits)
+    if environment.parsed_options is not None:
+        housekeeping.enforce_caps(Path(environment.parsed_options.capture_corpus_dir),
+                                  Path(environment.parsed_options.capture_bodies_dir))
 
 
 # --- the user ---------------------------------------------------------------------------------------------
+
+
+UNANSWERED_AFTER_S = 1.0
+"""How long a request must have waited, when the run ends, to count as unanswered: far above any answer a
+healthy endpoint gives, far below a run's length."""
 
 
 class CaptureUser(FastHttpUser):
@@ -202,14 +226,18 @@ class CaptureUser(FastHttpUser):
         super().__init__(environment)
 
     def _unanswered_at_end(self, case: Case, sent: float) -> None:
-        """Report a request the run's end interrupted: Locust would drop it, and a target that accepts
-        connections and never answers would then look like one that was never sent anything."""
+        """Account for a request the run's end interrupted.  Its events were sent but not acknowledged (the
+        ledger says so).  One that had waited :data:`UNANSWERED_AFTER_S` is also a failure: Locust would drop
+        it, and a target that accepts connections and never answers would then look like one that was never
+        sent anything; a request merely in flight at the end of a healthy run is not."""
+        self._traffic.ledger.record(0, case.uuids)
+        if time.perf_counter() - sent < UNANSWERED_AFTER_S:
+            return
         title = Title.UNANSWERED_AT_END
         self.environment.events.request.fire(
             request_type=case.request.method, name=case.name, response_time=(time.perf_counter() - sent) * 1000,
             response_length=0, exception=CatchResponseError(str(title)), context={}, response=None,
             url=case.request.target)
-        self._traffic.ledger.record(0, case.uuids)
         _write_failure(self._traffic, case, Failure(title, "no answer when the run ended"), self._run_headers)
 
     def on_start(self) -> None:
@@ -229,7 +257,9 @@ class CaptureUser(FastHttpUser):
         try:
             answer = self.client.request(request.method, request.target, name=case.name,
                                          data=request.body,  # type: ignore[arg-type]  # Locust's annotation omits bytes
-                                         headers=request.headers, catch_response=True)
+                                         headers=request.headers, catch_response=True,
+                                         allow_redirects=False,  # a 3xx is a finding, never resent as a GET
+                                         stream=True)  # the body is read below, at most MAX_ANSWER_BYTES of it
         except GreenletExit:  # the run ended while this request waited: counted, not lost from the figures
             self._unanswered_at_end(case, sent)
             raise
@@ -243,13 +273,28 @@ class CaptureUser(FastHttpUser):
                 response.failure(str(title))  # the text: Locust groups errors by their repr
                 _write_failure(traffic, case, Failure(title, detail), self._run_headers)
                 return
-            body = response.content or b""
+            try:
+                body = _read_capped(response)
+            except FAILURE_EXCEPTIONS as error:  # the body broke off (reset, timed out, not HTTP): no whole answer
+                title, detail = transport.failure(error, traffic.base_url)
+                response.failure(str(title))
+                _write_failure(traffic, case, Failure(title, f"{case.name}: answered {status}, then {detail}"),
+                               self._run_headers)
+                return
+            if body is None:
+                response.failure(f"{Title.ANSWER_TOO_LARGE} ({status})")
+                _write_failure(traffic, case, Failure(Title.ANSWER_TOO_LARGE, (
+                    f"{case.name}: answered {status} with a body longer than {MAX_ANSWER_BYTES:,} bytes (not read "
+                    "further; connection dropped)")), self._run_headers)
+                return
             content_type = response.headers.get("content-type", "")
             verdict = (case.expect_status, status, content_type, body)
             if verdict in traffic.passing:  # the same answer to the same expectation passed before
                 response.success()
                 return
-            failure = first_failure(case, Reply(status, body, {"content-type": content_type}))
+            location = {"location": response.headers["location"]} if 300 <= status < 400 \
+                and "location" in response.headers else {}
+            failure = first_failure(case, Reply(status, body, {"content-type": content_type, **location}))
             if failure is None:
                 response.success()
                 if len(body) <= 256:
@@ -257,6 +302,25 @@ class CaptureUser(FastHttpUser):
             else:
                 response.failure(f"{failure.title} ({status})")  # Locust groups errors by status and title
                 _write_failure(traffic, case, failure, self._run_headers)
+
+
+def _read_capped(response: Any) -> bytes | None:
+    """The answer's body (gzip or deflate undone), reading at most :data:`MAX_ANSWER_BYTES` (+1) of it; None when
+    it is longer: the connection is then dropped, the rest never read.  (``response.content`` would read it all.)"""
+    stream = response.stream  # geventhttpclient's response: released, or dropped when not complete, below
+    try:
+        raw = bytes(stream.read(MAX_ANSWER_BYTES + 1))
+        if len(raw) > MAX_ANSWER_BYTES:
+            return None
+        encoding = (response.headers.get("content-encoding") or "identity").lower()
+        if encoding in ("gzip", "deflate") and raw:
+            inflate = zlib.decompressobj(31 if encoding == "gzip" else zlib.MAX_WBITS)
+            raw = inflate.decompress(raw, MAX_ANSWER_BYTES + 1)
+            if len(raw) > MAX_ANSWER_BYTES or inflate.unconsumed_tail:
+                return None
+        return raw
+    finally:
+        stream.release()
 
 
 def _write_failure(traffic: _ScenarioTraffic, case: Case, failure: Failure, headers: dict[str, str]) -> None:

@@ -5,6 +5,10 @@ got an answer at all, when an acknowledged event was not stored and, in the open
 send was missed.  ``--max-error-rate`` and ``--max-missed`` set those tolerances; the latency and rate
 thresholds are checked only when given.  Only the checks applied are listed, so the summary never claims a
 threshold that was not set.
+
+The latency thresholds (``--max-p95``, ``--max-p99``) are judged on HdrHistogram figures, exact to 3
+significant digits (:mod:`harness.load.latency`): the service time in the closed model, the corrected
+latency in the open model; never on Locust's percentiles, which it rounds to two significant digits.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ _UNANSWERED = tuple(str(title) for title in NO_ANSWER_TITLES)
 
 def checks(thresholds: Thresholds, stats: list[dict[str, Any]], errors: list[dict[str, Any]],
            delivery: Reconciliation, plan: Mapping[str, Any] | None) -> list[Check]:
-    """The checks applied to a run, in order; ``stats`` with the open model's corrected latencies, if any."""
+    """The checks applied to a run, in order; ``stats`` with the HdrHistogram percentiles (the open model's
+    total row with its corrected ones, marked ``corrected``)."""
     total = next((row for row in stats if row["name"] == files.TOTAL), None)
     requests = int(total["requests"]) if total else 0
     result = [_answered(total, errors)]
@@ -60,8 +65,8 @@ def checks(thresholds: Thresholds, stats: list[dict[str, Any]], errors: list[dic
             if limit is not None and total[key] is not None:
                 passed = total[key] <= limit
                 result.append(Check(f"{which}{key}", limit, total[key], passed,
-                                    f"{which}{key} {total[key]:.0f}ms <= {limit:g}ms",
-                                    None if passed else f"{which}{key} latency {total[key]:.4g}ms is above the "
+                                    f"{which}{key} {ms(total[key])}ms <= {limit:g}ms",
+                                    None if passed else f"{which}{key} latency {ms(total[key])}ms is above the "
                                                         f"threshold {limit:g}ms"))
         if thresholds.min_rps is not None:
             passed = total["rps"] >= thresholds.min_rps
@@ -77,6 +82,11 @@ def checks(thresholds: Thresholds, stats: list[dict[str, Any]], errors: list[dic
     if plan is not None:
         result.append(missed(thresholds.max_missed, int(plan.get("missed", 0)), int(plan.get("planned", 0))))
     return result
+
+
+def ms(value: float) -> str:
+    """Milliseconds to the histograms' 3 significant digits (whole milliseconds from 100 ms up)."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def _answered(total: Mapping[str, Any] | None, errors: list[dict[str, Any]]) -> Check:

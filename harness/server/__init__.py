@@ -4,7 +4,8 @@
 ``runner.start``/``runner.running`` run it in a thread, ``runner.serve`` in the foreground.  Inside:
 ``app`` routes (CORS, body reading), ``capture`` handles a capture request without I/O, ``records``
 builds what capture keeps, ``store`` commits it, ``inspect`` serves the ``/_harness/`` API and its
-counters, ``faults`` decides what to inject, ``process`` runs ``serve`` in a subprocess.
+counters, ``sdk_routes`` and ``remote_config`` answer what SDKs ask for besides capture (remote config,
+flags, ``/decide``, ``/static/``), ``faults`` decides what to inject, ``process`` runs ``serve`` in a subprocess.
 
 The three names are imported on first use (PEP 562): the load command and the tests start ``serve`` in a
 subprocess through :mod:`harness.server.process` without loading the validator in their own process.

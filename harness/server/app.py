@@ -2,9 +2,11 @@
 
 Routes (contract §1.1, §1.3): the six v0 analytics paths with and without a trailing slash (GET, POST,
 OPTIONS; other methods 405), ``GET /`` answering ``capture``, ``/_readiness`` and ``/_liveness``, the
-inspection API under ``/_harness/``, and an empty 404 for anything else.  CORS is permissive as
-capture's is: the Origin and the requested headers are mirrored, credentials allowed, on every answer but
-the inspection API's, which never carry CORS headers and check the caller first
+routes posthog-js needs besides capture (remote config, ``/flags``, ``/decide``, ``/static/`` stand-ins:
+:mod:`harness.server.sdk_routes`), the inspection API under ``/_harness/``, and an empty 404 for anything
+else.  CORS is permissive as capture's is: the Origin and the requested headers are mirrored, credentials
+allowed, and a preflight is answered on every path (as tower-http's ``CorsLayer`` answers it before
+routing), on every answer but the inspection API's, which never carry CORS headers and check the caller first
 (:meth:`harness.server.inspect.Inspection.refusal`: Host, Origin, token, content type).
 
 The body bytes all requests hold together are capped (:class:`~harness.server.connections.BodyBudget`,
@@ -28,10 +30,11 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from harness.server import capture, offload
+from harness.server import capture, offload, sdk_routes
 from harness.server.connections import BODY_BYTES_IN_FLIGHT, BodyBudget, Claim
 from harness.server.faults import ERROR_TEXTS, FaultPlan, Faults
 from harness.server.inspect import Inspection, Stats
+from harness.server.remote_config import SdkConfig
 from harness.server.store import GroupCommit, Store
 from harness.spec.rules import WIRE_BODY_LIMIT, rule
 from harness.wire import V0_PATHS
@@ -74,13 +77,15 @@ class _Disconnected(Exception):
 class CaptureApp:
     """The ASGI application.  ``store`` receives accepted events; ``faults`` can change at run time;
     ``body_bytes_limit`` caps the body bytes in flight; ``inspect_token`` (when set) is required on every
-    ``/_harness/`` route, and ``inspect_hosts`` are further ``Host`` names the inspection API answers."""
+    ``/_harness/`` route, and ``inspect_hosts`` are further ``Host`` names the inspection API answers;
+    ``sdk`` is what the remote config and ``/flags`` tell SDKs (default: autocapture on, no recording, no flags)."""
 
     def __init__(self, store: Store, faults: Faults | None = None, *, legacy_success: bool = False,
                  seed: int | None = None, body_chunk_timeout_s: float = BODY_CHUNK_TIMEOUT_S,
                  body_bytes_limit: int = BODY_BYTES_IN_FLIGHT, inspect_token: str | None = None,
-                 inspect_hosts: Iterable[str] = ()) -> None:
+                 inspect_hosts: Iterable[str] = (), sdk: SdkConfig | None = None) -> None:
         self.store = store
+        self.sdk = sdk or SdkConfig()
         self.commits = GroupCommit(store)
         self.pipelines = offload.Pipelines()
         self.plan = FaultPlan(faults or Faults(), seed)
@@ -107,8 +112,11 @@ class CaptureApp:
                 status = await self._capture_route(scope, metered, send, headers, _cors_headers(headers))
             elif path == "/_harness" or path.startswith("/_harness/"):
                 status = await self._inspection_route(scope, receive, send, headers)
+            elif sdk_routes.handles(path):
+                metered = _metered(receive, claim, headers.get("content-length", ""))
+                status = await self._sdk_route(scope, metered, send, headers, _cors_headers(headers))
             else:
-                status = await self._other_route(scope, receive, send, _cors_headers(headers))
+                status = await self._other_route(scope, send, headers, _cors_headers(headers))
         except _Disconnected:  # nothing to answer
             status = CLIENT_GONE
         finally:
@@ -188,10 +196,28 @@ class CaptureApp:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
+    # --- what SDKs need besides capture ------------------------------------------------------------
+
+    async def _sdk_route(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str],
+                         cors: Headers) -> int:
+        """Remote config, flags, ``/decide`` and ``/static/``: :func:`harness.server.sdk_routes.answer`."""
+        path, method = scope["path"], scope["method"]
+        if method == "OPTIONS":
+            preflight = _preflight_headers(headers) if "access-control-request-method" in headers else []
+            return await _respond(send, 200, b"", TEXT, cors + preflight)
+        try:
+            body = await self._read_body(receive, headers) if method == "POST" else b""
+        except _BodyError as error:
+            return await _respond(send, error.status, str(error).encode(), TEXT, cors + error.headers)
+        answer = sdk_routes.answer(self.sdk, method, path, scope["query_string"].decode("latin-1"), headers, body)
+        return await _respond(send, answer.status, answer.body, answer.content_type, cors + answer.headers)
+
     # --- everything else ----------------------------------------------------------------------------
 
-    async def _other_route(self, scope: Scope, receive: Receive, send: Send, cors: Headers) -> int:
+    async def _other_route(self, scope: Scope, send: Send, headers: dict[str, str], cors: Headers) -> int:
         path, method = scope["path"], scope["method"]
+        if method == "OPTIONS" and cors and "access-control-request-method" in headers:  # a preflight, any path
+            return await _respond(send, 200, b"", TEXT, cors + _preflight_headers(headers))
         if path in HEALTH_ROUTES:
             if method != "GET":
                 return await _respond(send, 405, b"", TEXT, cors + [(b"allow", b"GET")])

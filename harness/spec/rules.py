@@ -25,6 +25,16 @@ class Stage(enum.IntEnum):
     TOKEN = 3  # token extraction and shape (checked before any event rule)
     EVENT = 4  # per-event processing rules
     SINK = 5  # per-event size at the Kafka producer
+    # v1 (`/i/v1/analytics/events`, capture-v1.md §3, §4.6): headers first, in this order, then the body
+    V1_AUTH = 10  # Authorization present (§3 step 1)
+    V1_HEADERS = 11  # every required header present (§3 step 2)
+    V1_HEADER_VALUES = 12  # Bearer scheme, token shape, Content-Type, ... (§3 steps 3-9)
+    V1_WIRE = 13  # body size and decoding (§4.5)
+    V1_PARSE = 14  # serde deserialization of the envelope and its events (§4.1, §4.2)
+    V1_BATCH = 15  # validate_batch: empty batch, then created_at (§4.6 step 1)
+    V1_UUID = 16  # each event's uuid, in order: empty, unparseable, duplicate (§4.2)
+    V1_EVENT = 17  # per-event results inside a 200 (§4.2, §5.1)
+    V1_SINK = 18  # per-event size at the producer (§4.5)
 
 
 class Verdict(enum.Enum):
@@ -32,6 +42,9 @@ class Verdict(enum.Enum):
 
     REJECTED = "rejected"  # capture answers 4xx
     INEFFECTIVE = "ineffective"  # capture answers 200, ingestion does not do what the event asks
+    DROPPED = "dropped"  # v1: the request gets 200, this event's result is `drop` (capture-v1.md §5.1)
+    NOTED = "noted"  # v1: the event is stored, its result carries `details` (or a field is ignored)
+    SDK = "sdk"  # v1 `--profile sdk`: what an SDK should not emit (capture-v1.md §6, §10), a warning
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,26 @@ class Rule:
     summary: str
     capture_text: str = ""
     """The plain-text body capture answers (contract §7.2), for the reference server and the contract suite."""
+    protocol: str = "v0"
+    """``v0`` (capture-contract.md) or ``v1`` (capture-v1.md, ``section`` then cites that file)."""
+    tag: str = ""
+    """v1: the ``error`` tag of a request-level rejection, or the per-event ``details`` tag."""
+    result: str | None = None
+    """v1 per-event rules: the event's ``result`` (``drop``, ``ok``, ``warning``); None for request rules."""
+    variants: tuple[Variant, ...] = ()
+    """v1: how older capture revisions decide the same input (capture-v1.md §8), selectable by name."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An older revision's answer to a rule's input (capture-v1.md §8); the rule itself is the newest."""
+
+    name: str
+    status: int | None
+    tag: str
+    result: str | None
+    section: str
+    summary: str
 
 
 def _rejected(name: str, stage: Stage, status: int, section: str, summary: str) -> Rule:
@@ -182,7 +215,163 @@ RULES: tuple[Rule, ...] = (
                  "ingestion refuses to merge an id on its illegal list (e.g. `anonymous`, `null`, `0`)"),
 )
 
-RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
+
+
+def _v1(name: str, stage: Stage, status: int, tag: str, section: str, summary: str,
+        *variants: Variant) -> Rule:
+    """A v1 request-level rejection: ``status`` with the JSON error body ``{"error": tag, ...}``."""
+    return Rule(name, Verdict.REJECTED, stage, status, "capture-v1.md " + section, summary, summary,
+                protocol="v1", tag=tag, variants=variants)
+
+
+def _v1_event(name: str, result: str, tag: str, section: str, summary: str, *variants: Variant,
+              stage: Stage = Stage.V1_EVENT) -> Rule:
+    """A v1 per-event result inside a 200: ``{"result": result, "details": tag}`` for that event's uuid."""
+    verdict = Verdict.DROPPED if result == "drop" else Verdict.NOTED
+    return Rule(name, verdict, stage, 200, "capture-v1.md " + section, summary, protocol="v1", tag=tag,
+                result=result, variants=variants)
+
+
+def _v1_warning(name: str, verdict: Verdict, section: str, summary: str) -> Rule:
+    """A v1 warning: capture ignores what it names (server profile) or an SDK should not send it (sdk)."""
+    return Rule(name, verdict, None, None, "capture-v1.md " + section, summary, protocol="v1")
+
+
+_PARSE = "request_parsing_error"
+_HEADER_VALUE = "invalid_header_value"
+
+V1_WIRE_BODY_LIMIT = 10 * 1024 * 1024
+"""v1's wire cap (``CAPTURE_V1_MAX_COMPRESSED_BODY_BYTES``): exactly the limit is allowed (capture-v1.md §4.5)."""
+
+V1_DECOMPRESSED_LIMIT = 50 * 1024 * 1024
+"""v1's decompressed cap: an output of exactly the limit already fails (capture-v1.md §4.5)."""
+
+V1_RULES: tuple[Rule, ...] = (
+    _v1("v1-authorization-missing", Stage.V1_AUTH, 401, "missing_authorization", "§2.2, §3 step 1",
+        "no `Authorization` header: v1 takes the project token only from `Authorization: Bearer <token>`",
+        Variant("authorization-required-header", 400, "missing_required_headers", None, "§8 #1",
+                "before 2026-05-07 `authorization` was one of the required headers: 400 missing_required_headers")),
+    _v1("v1-headers-missing", Stage.V1_HEADERS, 400, "missing_required_headers", "§3 step 2",
+        "required headers are missing: Content-Type, User-Agent, PostHog-Sdk-Info, PostHog-Attempt, "
+        "PostHog-Request-Id and PostHog-Request-Timestamp (all missing names in one error)"),
+    _v1("v1-authorization-not-bearer", Stage.V1_HEADER_VALUES, 400, _HEADER_VALUE, "§2.3, §3 step 3",
+        "`Authorization` must be `Bearer <token>` (the scheme case-insensitive, followed by a space and more)"),
+    _v1("v1-token-invalid", Stage.V1_HEADER_VALUES, 401, "invalid_api_token", "§2.4, §3 step 3",
+        "the Bearer token is empty, over 64 bytes, not ASCII, holds NUL or is a personal key (`phx_`)"),
+    _v1("v1-content-type-unsupported", Stage.V1_HEADER_VALUES, 415, "unsupported_content_type", "§3 step 4",
+        "`Content-Type` must be `application/json` (parameters allowed, case-insensitive)"),
+    _v1("v1-content-encoding-unsupported", Stage.V1_HEADER_VALUES, 415, "unsupported_encoding", "§3 step 5",
+        "`Content-Encoding` must be one of gzip, deflate, br, zstd (not identity, x-gzip, lists or gzip-js)"),
+    _v1("v1-request-id-invalid", Stage.V1_HEADER_VALUES, 400, _HEADER_VALUE, "§3 step 6",
+        "`PostHog-Request-Id` must parse as a UUID (hyphenated, 32 hex digits, braced or urn:uuid:)"),
+    _v1("v1-attempt-invalid", Stage.V1_HEADER_VALUES, 400, _HEADER_VALUE, "§3 step 7",
+        "`PostHog-Attempt` must be an unsigned 32-bit integer of at least 1"),
+    _v1("v1-request-timestamp-invalid", Stage.V1_HEADER_VALUES, 400, _HEADER_VALUE, "§3 step 8",
+        "`PostHog-Request-Timestamp` must be an RFC 3339 date-time"),
+    _v1("v1-header-not-visible-ascii", Stage.V1_HEADER_VALUES, 400, _HEADER_VALUE, "§2.5, §3 steps 5 and 9",
+        "`Authorization`, `Content-Encoding`, `User-Agent` and `PostHog-Sdk-Info` must be visible ASCII"),
+    _v1("v1-body-too-large", Stage.V1_WIRE, 413, "payload_too_large", "§4.5",
+        "the body is over 10,485,760 bytes on the wire, or decompresses to 52,428,800 bytes or more"),
+    _v1("v1-body-empty", Stage.V1_WIRE, 400, "empty_body", "§4.5", "the body is empty (0 bytes)"),
+    _v1("v1-body-not-decodable", Stage.V1_WIRE, 400, "request_decoding_error", "§4.5",
+        "the body does not decode with its `Content-Encoding` (e.g. `gzip` on a plain body)"),
+    _v1("v1-body-not-json", Stage.V1_PARSE, 400, _PARSE, "§4.1",
+        "the body is not JSON (or not UTF-8, or repeats an envelope key); gzip without the header is not sniffed"),
+    _v1("v1-body-not-object", Stage.V1_PARSE, 400, _PARSE, "§4.1",
+        "the body must be a JSON object `{created_at, batch, ...}` (a top-level array is refused)"),
+    _v1("v1-created-at-missing", Stage.V1_PARSE, 400, _PARSE, "§4.1", "the body needs a string `created_at`"),
+    _v1("v1-batch-not-array", Stage.V1_PARSE, 400, _PARSE, "§4.1", "the body needs a `batch` array of events"),
+    _v1("v1-historical-migration-not-boolean", Stage.V1_PARSE, 400, _PARSE, "§4.1",
+        "`historical_migration` must be a boolean"),
+    _v1("v1-capture-internal-not-boolean", Stage.V1_PARSE, 400, _PARSE, "§4.1",
+        "`capture_internal` must be a boolean or null"),
+    _v1("v1-event-not-object", Stage.V1_PARSE, 400, _PARSE, "§4.2", "every element of `batch` must be an object"),
+    _v1("v1-event-name-not-string", Stage.V1_PARSE, 400, _PARSE, "§4.2", "an event needs a string `event`"),
+    _v1("v1-uuid-not-string", Stage.V1_PARSE, 400, _PARSE, "§4.2, §5.3",
+        "an event needs a string `uuid`: v1 never generates one"),
+    _v1("v1-distinct-id-not-string", Stage.V1_PARSE, 400, _PARSE, "§4.2",
+        "an event needs a string `distinct_id` at its top level (v1 never stringifies numbers, no fallbacks)"),
+    _v1("v1-timestamp-not-string", Stage.V1_PARSE, 400, _PARSE, "§4.2", "an event needs a string `timestamp`"),
+    _v1("v1-session-id-not-string", Stage.V1_PARSE, 400, _PARSE, "§4.2",
+        "`session_id` and `window_id` must be strings or null"),
+    _v1("v1-batch-empty", Stage.V1_BATCH, 400, "empty_batch", "§4.6 step 1", "`batch` must hold at least one event"),
+    _v1("v1-created-at-invalid", Stage.V1_BATCH, 400, "invalid_batch", "§4.1, §4.6 step 1",
+        "`created_at` must be an RFC 3339 date-time"),
+    _v1("v1-uuid-empty", Stage.V1_UUID, 400, "missing_event_uuid", "§4.2, §5.3",
+        "an event's `uuid` is empty or whitespace: the whole request is refused"),
+    _v1("v1-uuid-invalid", Stage.V1_UUID, 400, "invalid_event_uuid", "§4.2",
+        "an event's `uuid` does not parse as a UUID: the whole request is refused",
+        Variant("uuid-invalid-as-missing", 400, "missing_event_uuid", None, "§8 #8",
+                "before 2026-05-07 an unparseable uuid was tagged missing_event_uuid")),
+    _v1("v1-uuid-duplicate", Stage.V1_UUID, 400, "duplicate_event_uuid", "§4.2, §5.3",
+        "two events carry the same uuid (compared parsed: case and braces do not matter)"),
+    _v1_event("v1-performance-event", "drop", "dropped_performance_event", "§4.2",
+              "`$performance_event` events are dropped"),
+    _v1_event("v1-event-name-empty", "drop", "missing_event_name", "§4.2", "`event` is empty"),
+    _v1_event("v1-event-name-too-long", "drop", "event_name_too_long", "§4.2",
+              "`event` is over 200 bytes (UTF-8)"),
+    _v1_event("v1-distinct-id-empty", "drop", "missing_distinct_id", "§4.2",
+              "`distinct_id` is empty or whitespace"),
+    _v1_event("v1-distinct-id-too-long", "drop", "distinct_id_too_large", "§4.2",
+              "`distinct_id` is over 200 bytes (UTF-8) after trimming"),
+    _v1_event("v1-timestamp-invalid", "drop", "invalid_event_timestamp", "§4.2",
+              "`timestamp` is not an RFC 3339 date-time"),
+    _v1_event("v1-properties-not-object", "drop", "malformed_event_properties", "§4.2",
+              "`properties` must be an object when present"),
+    _v1_event("v1-options-invalid", "drop", "invalid_options", "§4.3",
+              "`options` is not an object, or a known option holds a value the server cannot coerce",
+              Variant("options-strict", 400, _PARSE, None, "§8 #6",
+                      "older revisions require `options` and JSON booleans: the whole request is refused")),
+    _v1_event("v1-distinct-id-illegal", "ok", "person_processing_disabled", "§4.2, §5.1",
+              "`distinct_id` is on the illegal list (`anonymous`, `null`, `0`, ...): stored, person processing off",
+              Variant("illegal-distinct-id-drop", 200, "invalid_distinct_id", "drop", "§8 #5",
+                      "before 2026-05-27 such an event was dropped with invalid_distinct_id")),
+    _v1_event("v1-event-too-large", "drop", "event_too_big", "§4.5",
+              "one serialized event is over the producer's 1,000,000-byte message limit", stage=Stage.V1_SINK),
+    Rule("v1-response-not-conformant", Verdict.REJECTED, Stage.V1_PARSE, None, "capture-v1.md §5.1",
+         "not a v1 success body: `{\"results\": {canonical uuid: {\"result\": ok|warning|drop|retry, "
+         "\"details\"?: tag}}}`", protocol="v1",
+         variants=(Variant("result-limited", None, "limited", "limited", "§8 #4",
+                           "older revisions answer `limited` where the newest answer `warning`"),)),
+    Rule("v1-response-keys-mismatch", Verdict.REJECTED, Stage.V1_PARSE, None, "capture-v1.md §5.1, §8 #12",
+         "the `results` keys must be exactly the request's uuids, in canonical lower-case hyphenated form",
+         protocol="v1"),
+    Rule("v1-error-not-conformant", Verdict.REJECTED, Stage.V1_PARSE, None, "capture-v1.md §5.2",
+         "not a v1 error body: `{\"error\": tag, \"error_description\": text, \"error_uri\": url}`",
+         protocol="v1"),
+    _v1_warning("v1-event-field-ignored", Verdict.NOTED, "§4.2",
+                "a top-level event key v1 does not read (`$set`, `offset`, `type`, `api_key`, ...) is lost"),
+    _v1_warning("v1-body-field-ignored", Verdict.NOTED, "§2.1, §4.1",
+                "a body key v1 does not read (`api_key`, `token`, `sent_at`, ...) is ignored"),
+    _v1_warning("v1-header-obsolete", Verdict.NOTED, "§3",
+                "a header name from an early draft (`PostHog-Api-Token`, `PostHog-Client-Timestamp`, "
+                "`PostHog-Attempt-Timestamp`) is ignored"),
+    _v1_warning("v1-sdk-timestamp-not-utc", Verdict.SDK, "§6 (H), §10",
+                "SDKs write `timestamp`, `created_at` and `PostHog-Request-Timestamp` in UTC (`Z` or `+00:00`)"),
+    _v1_warning("v1-sdk-options-missing", Verdict.SDK, "§4.3, §6",
+                "SDKs always send `options` (`{}` when nothing is set), for servers that require it"),
+    _v1_warning("v1-sdk-lib-in-properties", Verdict.SDK, "§6",
+                "SDKs strip `$lib` and `$lib_version` from properties: the server injects them from PostHog-Sdk-Info"),
+    _v1_warning("v1-sdk-top-level-set", Verdict.SDK, "§6",
+                "SDKs move top-level `$set` / `$set_once` into `properties` (the server ignores them at the top)"),
+    _v1_warning("v1-sdk-body-token", Verdict.SDK, "§2.1, §10",
+                "SDKs send no `api_key`, `token` or `sent_at` in the body"),
+    _v1_warning("v1-sdk-uuid-not-lowercase", Verdict.SDK, "§8 #12, §10",
+                "SDKs should send canonical lower-case uuids: results are keyed that way and looked up verbatim"),
+    _v1_warning("v1-sdk-historical-migration-false", Verdict.SDK, "§6, §10",
+                "SDKs send `historical_migration` only when it is true"),
+    _v1_warning("v1-sdk-distinct-id-in-properties", Verdict.SDK, "§6 (H)",
+                "SDKs put `distinct_id` at the event's root, not in properties"),
+    _v1_warning("v1-sdk-skew-option-old-name", Verdict.SDK, "§4.3, §8 #7",
+                "`options.disable_skew_adjustment` is the old name: the newest server reads only "
+                "`disable_skew_correction`"),
+)
+"""The v1 rules (capture-v1.md), in the server's check order; ``section`` cites that file."""
+
+ALL_RULES: tuple[Rule, ...] = RULES + V1_RULES
+"""The whole catalogue: v0's :data:`RULES` (capture-contract.md) then :data:`V1_RULES`."""
+
+RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in ALL_RULES}
 
 
 def rule(name: str) -> Rule:
