@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_generate.py
 	$(PY) benchmarks/bench_validate.py
 	$(PY) benchmarks/bench_fairness.py
+	$(PY) benchmarks/bench_first_request.py
 	$(PY) benchmarks/bench_server.py
 	$(PY) benchmarks/bench_locust.py
 

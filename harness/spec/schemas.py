@@ -51,14 +51,19 @@ def schema_dir() -> Path:
     return data_file("schemas", "common.json").parent
 
 
-@functools.cache
-def documents() -> dict[str, dict[str, Any]]:
-    """Every schema document, keyed by its ``$id``."""
+def read_documents(folder: Path) -> dict[str, dict[str, Any]]:
+    """The schema files directly in ``folder`` (each protocol has its own), keyed by their ``$id``."""
     docs: dict[str, dict[str, Any]] = {}
-    for path in sorted(schema_dir().glob("*.json")):
+    for path in sorted(folder.glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         docs[doc["$id"]] = doc
     return docs
+
+
+@functools.cache
+def documents() -> dict[str, dict[str, Any]]:
+    """Every v0 schema document, keyed by its ``$id``."""
+    return read_documents(schema_dir())
 
 
 def uri(kind_or_file: str, pointer: str = "") -> str:

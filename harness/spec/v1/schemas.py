@@ -8,7 +8,6 @@ like the rest.  Every failing keyword sits in a subschema with an ``x-rule`` (``
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import referencing
 import referencing.jsonschema
 
 from harness._data import data_file
+from harness.spec.schemas import read_documents
 
 BASE_URI = "https://capture-harness.dev/schemas/v1/"
 
@@ -37,11 +37,8 @@ def schema_dir() -> Path:
 
 @functools.cache
 def documents() -> dict[str, dict[str, Any]]:
-    docs: dict[str, dict[str, Any]] = {}
-    for path in sorted(schema_dir().glob("*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        docs[doc["$id"]] = doc
-    return docs
+    """Every v1 schema document, keyed by its ``$id``."""
+    return read_documents(schema_dir())
 
 
 def uri(kind: str) -> str:
