@@ -18,6 +18,7 @@ from harness.cli._options import (
 )
 from harness.load import arrivals
 from harness.load import run as load_run
+from harness.load.progress import DEFAULT_INTERVAL_S
 from harness.load.scenarios import SCENARIOS
 from harness.server.process import new_token
 
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int,
                         help="seed of the traffic corpus, the requests the users replay: a run with the same seed "
                              "regenerates and replays it exactly (default: random, shown in the summary)")
-    parser.add_argument("--progress-interval", type=non_negative_float, default=5.0, metavar="SECONDS",
+    parser.add_argument("--progress-interval", type=non_negative_float, default=DEFAULT_INTERVAL_S, metavar="SECONDS",
                         help="a status line on stderr every SECONDS while preparing, running and reconciling "
                              "(elapsed / planned, req/s, errors, p95; default 5, 0: none). SIGINT (Ctrl-C) or "
                              "SIGTERM cancels the run: Locust and the reference endpoint are stopped, the summary of "

@@ -79,6 +79,21 @@ class AnswerTooLargeError(NoAnswerError):
         self.status = status
 
 
+def inspection_refused(status: int, document: Any, token_given: bool, *, token_option: str) -> str | None:
+    """Why the ``/_harness/`` API refused the caller (401: a token is needed or wrong; 403: refused), or None;
+    ``token_option`` is how the asking command or plugin takes the token."""
+    said = document.get("error") if isinstance(document, dict) and isinstance(document.get("error"), str) else ""
+    said = f": {said[:200]!r}" if said else ""
+    if status == 401 and token_given:
+        return f"the /_harness/ inspection API refused the inspection token (401{said}): pass its own with {token_option}"
+    if status == 401:
+        return (f"the /_harness/ inspection API needs an inspection token (401{said}): pass it with {token_option} "
+                "TOKEN (or $CAPTURE_HARNESS_INSPECT_TOKEN)")
+    if status == 403:
+        return f"the /_harness/ inspection API refused this client (403{said})"
+    return None
+
+
 class Client:
     """Sends :class:`~harness.wire.WireRequest`\\ s to ``base_url`` (a path prefix in it is kept), with the
     extra ``headers``, over TLS with ``context`` for https:// (None: :func:`harness.tls.ssl_context`'s default)."""

@@ -208,7 +208,7 @@ def capture_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 def _has_inspection(url: str, config: pytest.Config) -> str | None:
     """None when ``url`` serves the ``/_harness/`` API, else why it cannot be used (kept for the skips); no answer
     at all, or a certificate that does not verify, ends the session as a usage error."""
-    from harness.contract.client import Client, NoAnswerError, TLSError
+    from harness.contract.client import Client, NoAnswerError, TLSError, inspection_refused
 
     probe = Client(url, config.getoption("capture_timeout"), **_transport(config))
     probe.inspect_headers = _inspect_headers(config)
@@ -221,26 +221,14 @@ def _has_inspection(url: str, config: pytest.Config) -> str | None:
         pytest.exit(f"capture-harness: cannot reach {url}: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
     finally:
         probe.close()
-    reason = inspection_refused(url, status, document, bool(config.getoption("capture_inspect_token")))
+    refused = inspection_refused(status, document, bool(config.getoption("capture_inspect_token")),
+                                 token_option="--capture-inspect-token (capture-harness: --inspect-token)")
+    reason = f"{url}: {refused}" if refused else None
     if reason is None and not (status == 200 and isinstance(document, dict) and "requests" in document):
         reason = f"{url} has no /_harness/ inspection API (GET {PROBE} is not the reference server's)"
     if reason is not None:
         config.stash[_NO_INSPECTION] = reason
     return reason
-
-
-def inspection_refused(url: str, status: int, document: Any, token_given: bool) -> str | None:
-    """Why the ``/_harness/`` API refused the caller (401: a token is needed or wrong; 403: refused), or None."""
-    said = document.get("error") if isinstance(document, dict) and isinstance(document.get("error"), str) else ""
-    said = f": {said[:200]!r}" if said else ""
-    if status == 401 and token_given:
-        return f"{url}'s /_harness/ inspection API refused the inspection token (401{said}): pass its own token"
-    if status == 401:
-        return (f"{url}'s /_harness/ inspection API needs an inspection token (401{said}): pass it with "
-                "--capture-inspect-token TOKEN (load: --inspect-token), or $CAPTURE_HARNESS_INSPECT_TOKEN")
-    if status == 403:
-        return f"{url}'s /_harness/ inspection API refused this client (403{said})"
-    return None
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.load import corpus
+from harness.load.progress import DEFAULT_INTERVAL_S
 
 
 class UsageError(Exception):
@@ -55,7 +56,7 @@ class LoadOptions:
     arrival_rate: float | None = None
     """Open model: requests/s in total, on a plan (:mod:`harness.load.openmodel`); None for the closed loop."""
     ramp_s: float = 0.0
-    progress_s: float = 5.0
+    progress_s: float = DEFAULT_INTERVAL_S
     """Seconds between two status lines on stderr (:mod:`harness.load.progress`); 0: none."""
     ca_bundle: Path | None = None
     """The CAs to trust for an https:// target (None: ``$SSL_CERT_FILE``, ``$REQUESTS_CA_BUNDLE``, the system's)."""

@@ -27,10 +27,20 @@ from urllib.parse import urlencode
 
 from harness import tls
 from harness.checks import excerpt
-from harness.contract.client import AnswerTooLargeError, Client, NoAnswerError, NotHTTPError, TLSError
+from harness.contract.client import (
+    AnswerTooLargeError,
+    Client,
+    NoAnswerError,
+    NotHTTPError,
+    TLSError,
+    inspection_refused,
+)
 from harness.load import files, ledger
 from harness.load.options import LoadOptions
 from harness.server.process import inspect_headers
+
+TOKEN_OPTION = "--inspect-token"
+"""How ``capture-harness load`` takes the inspection token, named in a refusal."""
 
 
 def read_results(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -110,7 +120,7 @@ def stored_uuids(url: str, api_key: str, since_ms: int, *, context: ssl.SSLConte
     token_given = any(name.lower() == "x-capture-harness-token" for name in headers or {})
     client = Client(url, PROBE_TIMEOUT_S, context=context, headers=headers)
     status, document = _get(client, "/_harness/stats")
-    refused = _refused(status, document, token_given)
+    refused = inspection_refused(status, document, token_given, token_option=TOKEN_OPTION)
     if refused:
         client.close()
         raise InspectionError(refused)
@@ -151,22 +161,9 @@ def _get(client: Client, target: str) -> tuple[int, Any]:
         raise InspectionError(f"the target {why} ({error})") from None
 
 
-def _refused(status: int, document: Any, token_given: bool) -> str | None:
-    said = document.get("error") if isinstance(document, dict) and isinstance(document.get("error"), str) else ""
-    said = f": {said[:200]!r}" if said else ""
-    if status == 401 and token_given:
-        return f"the /_harness/ inspection API refused the inspection token (401{said}): pass its own with --inspect-token"
-    if status == 401:
-        return (f"the /_harness/ inspection API needs an inspection token (401{said}): pass it with --inspect-token "
-                "TOKEN (or $CAPTURE_HARNESS_INSPECT_TOKEN)")
-    if status == 403:
-        return f"the /_harness/ inspection API refused this client (403{said})"
-    return None
-
-
 def _page(status: int, page: Any, token_given: bool) -> tuple[list[str], int | None]:
     """One page's uuids and where the next starts (None: the last); anything else is an :class:`InspectionError`."""
-    refused = _refused(status, page, token_given)
+    refused = inspection_refused(status, page, token_given, token_option=TOKEN_OPTION)
     if refused:
         raise InspectionError(refused)
     events = page.get("events") if status == 200 and isinstance(page, dict) else None

@@ -83,7 +83,6 @@ class Report:
     rejections: tuple[Finding, ...] = ()
     results: tuple[EventResult, ...] = ()
     warnings: tuple[Finding, ...] = ()
-    headers_checked: bool = True
     events_path: str = "$.batch"
 
     @property
@@ -105,10 +104,3 @@ class Report:
         if self.rejections:
             return frozenset(f.rule for f in self.rejections)
         return frozenset(r.finding.rule for r in self.results if r.finding is not None)
-
-    def results_map(self) -> dict[str, dict[str, str]]:
-        """The ``results`` body capture answers (capture-v1.md §5.1)."""
-        out: dict[str, dict[str, str]] = {}
-        for r in self.results:
-            out[r.uuid] = {"result": r.result, **({"details": r.details} if r.details else {})}
-        return out

@@ -57,7 +57,7 @@ def validate_request(headers: Mapping[str, str] | None, body: Any = _MISSING, *,
                            sized=raw is not None or size > EVENT_SIZE_LIMIT)
     if headers is not None and report.accepted:
         extra = tuple(header_checks.warnings(headers, profile == "sdk", f"{prefix}.headers"))
-        report = Report(report.kind, report.status, (), report.results, extra + report.warnings, True,
+        report = Report(report.kind, report.status, (), report.results, extra + report.warnings,
                         report.events_path)
     return report
 
@@ -123,7 +123,7 @@ def validate_body(body: Any, *, profile: str = "server", variants: frozenset[str
     if refused is not None:
         return _rejected(kind, refused, prefix)
     return Report(kind, 200, (), events.results(batch, events_path, variants, sized),
-                  tuple(events.warnings(body, prefix, profile == "sdk")), kind == "request", events_path)
+                  tuple(events.warnings(body, prefix, profile == "sdk")), events_path)
 
 
 def is_acceptable(body: Any) -> bool:
