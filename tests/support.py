@@ -7,7 +7,8 @@ import base64
 import http.client
 import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,14 @@ class ServeProcess(process.ServeProcess):
         found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
         assert found, status
         return int(found.group(1))
+
+
+def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = 60.0, interval_s: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something true (returned), or fail naming ``what`` after
+    ``deadline_s``: a condition with a generous deadline, never a sleep, synchronises the tests."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"not within {deadline_s:g} s: {what}")

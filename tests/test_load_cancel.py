@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import wait_for
+
 DEADLINE_S = 120.0
 """Generous: preparation, Locust's start and its stop on a busy machine."""
 
@@ -70,15 +72,6 @@ def descendants(pid: int) -> list[Proc]:
     return result
 
 
-def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {deadline_s:g} s: {what}")
-
-
 def answered(stderr: str) -> int:
     """Requests Locust counted, as the latest status line says (``... (1,234 requests)``)."""
     counts = re.findall(r"^\[load\] \d\d:\d\d / .*\(([\d,]+) requests\)$", stderr, re.MULTILINE)
@@ -111,7 +104,7 @@ def cancel_a_run(tmp_path: Path, send: Callable[[int], None], *args: str) -> Can
             cwd=tmp_path, stdout=stdout, stderr=stderr, env={**os.environ, "TMPDIR": str(temporary)},
             start_new_session=True)
     try:
-        wait_for(lambda: answered(err.read_text()) > 0, "a status line counting answered requests")
+        wait_for(lambda: answered(err.read_text()) > 0, "a status line counting answered requests", DEADLINE_S, 0.1)
         running = descendants(run.pid)
         folders_while_running = sorted(path.name for path in temporary.iterdir())
         send(run.pid)

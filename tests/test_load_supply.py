@@ -7,25 +7,14 @@ import itertools
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from harness.checks import Case
 from harness.load import corpus, supply
 from harness.load.supply import Supply
+from tests.support import wait_for
 
 KEY = "phc_SUPPLYKEY123456789"
-
-
-def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {deadline_s:g} s: {what}")
 
 
 def chunk_files(spool: Path) -> list[int]:

@@ -8,7 +8,6 @@ import json
 import select
 import signal
 import socket
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from harness.server import CaptureApp, Store
 from harness.server.connections import Limits
 from harness.server.runner import Running, running
-from tests.support import ServeProcess
+from tests.support import ServeProcess, wait_for
 
 DEADLINE_S = 20.0
 """Far above every bound the tests set (0.5 s to 1 s): only a server that never acts misses it."""
@@ -52,13 +51,6 @@ def read_reply(sock: socket.socket) -> tuple[bytes, bytes]:
     while len(body) < length:
         body += sock.recv(65536)
     return head, body
-
-
-def poll(condition: object, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -106,7 +98,8 @@ def test_past_the_body_bytes_in_flight_a_request_gets_503_with_retry_after(bound
     with connect(bounded.url) as holder:
         holder.sendall(b"POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                        b"Content-Length: 800000\r\n\r\n[")
-        poll(lambda: bounded.app.bodies.held >= 800_000, "the first upload to hold its declared length")
+        wait_for(lambda: bounded.app.bodies.held >= 800_000, "the first upload to hold its declared length",
+                 DEADLINE_S, 0.01)
         for framing in (b"Content-Length: 300000\r\n\r\n" + b" " * 300_000,
                         b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % 300_000 + b" " * 300_000 + b"\r\n0\r\n\r\n"):
             with connect(bounded.url) as late:
@@ -114,7 +107,7 @@ def test_past_the_body_bytes_in_flight_a_request_gets_503_with_retry_after(bound
                 head, body = read_reply(late)
             assert head.startswith(b"HTTP/1.1 503 ") and b"\r\nretry-after: 1" in head.lower()
             assert body == b"transient error, please retry"
-    poll(lambda: bounded.app.bodies.held == 0, "the bytes to be given back")
+    wait_for(lambda: bounded.app.bodies.held == 0, "the bytes to be given back", DEADLINE_S, 0.01)
     with connect(bounded.url) as sock:
         event = b'{"api_key":"phc_limits","event":"e","distinct_id":"u"}'
         sock.sendall(b"POST /e/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
@@ -138,7 +131,7 @@ def test_sigterm_exits_within_the_graceful_bound(tmp_path: Path, extra: tuple[st
     server = ServeProcess(tmp_path / "events.sqlite3", tmp_path / "serve.log", "--graceful-timeout", "1", *extra)
     with server, connect(server.url) as sock:
         sock.sendall(request_bytes)
-        poll(lambda: in_flight_body_bytes(server) > 0, "the request to be in flight")
+        wait_for(lambda: in_flight_body_bytes(server) > 0, "the request to be in flight", DEADLINE_S, 0.01)
         if extra:
             sock.close()
         server.process.send_signal(signal.SIGTERM)
