@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -31,6 +31,20 @@ from urllib.parse import parse_qs
 import orjson
 
 from harness.server import capture, offload, sdk_routes
+from harness.server.asgi import (
+    ALLOWED_METHODS,
+    JSON,
+    TEXT,
+    BodyError,
+    Disconnected,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    cors_headers,
+    preflight_headers,
+    respond,
+)
 from harness.server.connections import BODY_BYTES_IN_FLIGHT, BodyBudget, Claim
 from harness.server.faults import ERROR_TEXTS, FaultPlan, Faults
 from harness.server.inspect import Inspection, Stats
@@ -39,18 +53,10 @@ from harness.server.store import GroupCommit, Store
 from harness.spec.rules import WIRE_BODY_LIMIT, rule
 from harness.wire import V0_PATHS
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
-
 CAPTURE_ROUTES = frozenset(V0_PATHS)
 HEALTH_ROUTES = frozenset({"/", "/_readiness", "/_liveness"})
-ALLOWED_METHODS = "GET, POST, OPTIONS"
 OK_BODY = b'{"status":"Ok"}'
 LEGACY_OK_BODY = b'{"status":1}'
-JSON = b"application/json"
-TEXT = b"text/plain; charset=utf-8"
 BODY_CHUNK_TIMEOUT_S = 30.0
 """A body upload that stalls this long between chunks is answered 408 (capture's ``BodyReadTimeout``)."""
 CLIENT_GONE = 499
@@ -59,19 +65,6 @@ CLIENT_GONE = 499
 _TOO_LARGE_TEXT = rule("body-too-large").capture_text
 STORE_FAILED_TEXT = b"transient error, please retry"
 """Capture's ``RetryableSinkError`` text (503): what a failing store answers, with ``Retry-After: 1``."""
-
-
-class _BodyError(Exception):
-    """The body is refused before it is decoded: ``status`` and the text to answer."""
-
-    def __init__(self, status: int, text: str, headers: Headers | None = None) -> None:
-        super().__init__(text)
-        self.status = status
-        self.headers: Headers = headers or []
-
-
-class _Disconnected(Exception):
-    """The client went away while its body was being read."""
 
 
 class CaptureApp:
@@ -108,16 +101,16 @@ class CaptureApp:
         self.stats.in_flight += 1
         try:
             if path in CAPTURE_ROUTES:
-                metered = _metered(receive, claim, headers.get("content-length", ""))
-                status = await self._capture_route(scope, metered, send, headers, _cors_headers(headers))
+                metered = metered_receive(receive, claim, headers.get("content-length", ""))
+                status = await self._capture_route(scope, metered, send, headers, cors_headers(headers))
             elif path == "/_harness" or path.startswith("/_harness/"):
                 status = await self._inspection_route(scope, receive, send, headers)
             elif sdk_routes.handles(path):
-                metered = _metered(receive, claim, headers.get("content-length", ""))
-                status = await self._sdk_route(scope, metered, send, headers, _cors_headers(headers))
+                metered = metered_receive(receive, claim, headers.get("content-length", ""))
+                status = await self._sdk_route(scope, metered, send, headers, cors_headers(headers))
             else:
-                status = await self._other_route(scope, send, headers, _cors_headers(headers))
-        except _Disconnected:  # nothing to answer
+                status = await self._other_route(scope, send, headers, cors_headers(headers))
+        except Disconnected:  # nothing to answer
             status = CLIENT_GONE
         finally:
             claim.release()
@@ -131,15 +124,15 @@ class CaptureApp:
         method = scope["method"]
         if method == "OPTIONS":
             if "origin" in headers and "access-control-request-method" in headers:
-                return await _respond(send, 200, b"", TEXT, cors + _preflight_headers(headers))
-            return await _respond(send, 200, OK_BODY, JSON, cors)
+                return await respond(send, 200, b"", TEXT, cors + preflight_headers(headers))
+            return await respond(send, 200, OK_BODY, JSON, cors)
         if method not in ("GET", "POST"):
-            return await _respond(send, 405, b"", TEXT, cors + [(b"allow", ALLOWED_METHODS.encode())])
+            return await respond(send, 405, b"", TEXT, cors + [(b"allow", ALLOWED_METHODS.encode())])
         try:
-            body = await self._read_body(receive, headers)
-        except _BodyError as error:
+            body = await self.read_body(receive, headers)
+        except BodyError as error:
             self.stats.rejections[f"body: {error.status}"] += 1
-            return await _respond(send, error.status, str(error).encode(), TEXT, cors + error.headers)
+            return await respond(send, error.status, str(error).encode(), TEXT, cors + error.headers)
         delay = self.plan.delay_s()
         if delay:
             await asyncio.sleep(delay)
@@ -147,7 +140,7 @@ class CaptureApp:
         if injected is not None:
             self.stats.rejections[f"fault: {injected}"] += 1
             retry = [(b"retry-after", str(self.plan.faults.retry_after_s).encode())]
-            return await _respond(send, injected, ERROR_TEXTS[injected].encode(), TEXT, cors + retry)
+            return await respond(send, injected, ERROR_TEXTS[injected].encode(), TEXT, cors + retry)
         query = scope["query_string"].decode("latin-1")
         request = (scope["path"], query, headers, body, _client_ip(scope, headers), datetime.now(UTC))
         if offload.runs_inline(query, headers, body):
@@ -157,7 +150,7 @@ class CaptureApp:
         del body, request
         if outcome.status != 200:
             self.stats.rejections[outcome.reason or str(outcome.status)] += 1
-            return await _respond(send, outcome.status, outcome.text.encode(), TEXT, cors)
+            return await respond(send, outcome.status, outcome.text.encode(), TEXT, cors)
         if outcome.records:
             if self.plan.drops():
                 self.stats.dropped_events += len(outcome.records)
@@ -166,18 +159,18 @@ class CaptureApp:
                     await self.commits.add(outcome.records)
                 except sqlite3.Error:  # disk full, a closed or damaged file: nothing stored, the client retries
                     self.stats.rejections["store: 503"] += 1
-                    return await _respond(send, 503, STORE_FAILED_TEXT, TEXT, cors + [(b"retry-after", b"1")])
+                    return await respond(send, 503, STORE_FAILED_TEXT, TEXT, cors + [(b"retry-after", b"1")])
             self.stats.accepted_events += len(outcome.records)  # counted once committed (or dropped by a fault)
         if "beacon=1" in query and parse_qs(query).get("beacon") == ["1"]:
-            return await _respond(send, 204, b"", None, cors)
-        return await _respond(send, 200, self.success_body, JSON, cors)
+            return await respond(send, 204, b"", None, cors)
+        return await respond(send, 200, self.success_body, JSON, cors)
 
-    async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
+    async def read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         """The whole body, refused with 413 past the wire cap (before reading it all when the length
         is announced) and with 408 when the upload stalls."""
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > WIRE_BODY_LIMIT:
-            raise _BodyError(413, _TOO_LARGE_TEXT)
+            raise BodyError(413, _TOO_LARGE_TEXT)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -185,13 +178,13 @@ class CaptureApp:
                 async with asyncio.timeout(self.body_chunk_timeout_s):
                     message = await receive()
             except TimeoutError:
-                raise _BodyError(408, "client stopped sending data") from None
+                raise BodyError(408, "client stopped sending data") from None
             if message["type"] == "http.disconnect":
-                raise _Disconnected
+                raise Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > WIRE_BODY_LIMIT:
-                raise _BodyError(413, _TOO_LARGE_TEXT)
+                raise BodyError(413, _TOO_LARGE_TEXT)
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -203,26 +196,26 @@ class CaptureApp:
         """Remote config, flags, ``/decide`` and ``/static/``: :func:`harness.server.sdk_routes.answer`."""
         path, method = scope["path"], scope["method"]
         if method == "OPTIONS":
-            preflight = _preflight_headers(headers) if "access-control-request-method" in headers else []
-            return await _respond(send, 200, b"", TEXT, cors + preflight)
+            preflight = preflight_headers(headers) if "access-control-request-method" in headers else []
+            return await respond(send, 200, b"", TEXT, cors + preflight)
         try:
-            body = await self._read_body(receive, headers) if method == "POST" else b""
-        except _BodyError as error:
-            return await _respond(send, error.status, str(error).encode(), TEXT, cors + error.headers)
+            body = await self.read_body(receive, headers) if method == "POST" else b""
+        except BodyError as error:
+            return await respond(send, error.status, str(error).encode(), TEXT, cors + error.headers)
         answer = sdk_routes.answer(self.sdk, method, path, scope["query_string"].decode("latin-1"), headers, body)
-        return await _respond(send, answer.status, answer.body, answer.content_type, cors + answer.headers)
+        return await respond(send, answer.status, answer.body, answer.content_type, cors + answer.headers)
 
     # --- everything else ----------------------------------------------------------------------------
 
     async def _other_route(self, scope: Scope, send: Send, headers: dict[str, str], cors: Headers) -> int:
         path, method = scope["path"], scope["method"]
         if method == "OPTIONS" and cors and "access-control-request-method" in headers:  # a preflight, any path
-            return await _respond(send, 200, b"", TEXT, cors + _preflight_headers(headers))
+            return await respond(send, 200, b"", TEXT, cors + preflight_headers(headers))
         if path in HEALTH_ROUTES:
             if method != "GET":
-                return await _respond(send, 405, b"", TEXT, cors + [(b"allow", b"GET")])
-            return await _respond(send, 200, b"capture" if path == "/" else b"ok", TEXT, cors)
-        return await _respond(send, 404, b"", TEXT, cors)
+                return await respond(send, 405, b"", TEXT, cors + [(b"allow", b"GET")])
+            return await respond(send, 200, b"capture" if path == "/" else b"ok", TEXT, cors)
+        return await respond(send, 404, b"", TEXT, cors)
 
     async def _inspection_route(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> int:
         """``/_harness/``: never CORS headers; the caller checked first (Host, Origin, token, content type)."""
@@ -231,21 +224,21 @@ class CaptureApp:
         if refused is not None:
             status, payload, ask = refused
             challenge = [(b"www-authenticate", b'Bearer realm="capture-harness inspection"')] if ask else []
-            return await _respond(send, status, orjson.dumps(payload), JSON, challenge)
+            return await respond(send, status, orjson.dumps(payload), JSON, challenge)
         handler = self.inspection.routes.get((path, method))
         if handler is None:
             allowed = self.inspection.allowed.get(path)
             if allowed:
-                return await _respond(send, 405, b"", TEXT, [(b"allow", allowed.encode())])
-            return await _respond(send, 404, b"", TEXT, [])
+                return await respond(send, 405, b"", TEXT, [(b"allow", allowed.encode())])
+            return await respond(send, 404, b"", TEXT, [])
         retry: Headers = []
         try:
-            status, payload = await handler(scope["query_string"], lambda: self._read_body(receive, {}))
-        except _BodyError as error:  # an inspection body is refused as a bad parameter, whatever the cap
+            status, payload = await handler(scope["query_string"], lambda: self.read_body(receive, {}))
+        except BodyError as error:  # an inspection body is refused as a bad parameter, whatever the cap
             status, payload = 400, {"error": str(error)}
         except sqlite3.Error:
             status, payload, retry = 503, {"error": "the store failed; retry later"}, [(b"retry-after", b"1")]
-        return await _respond(send, status, orjson.dumps(payload), JSON, retry)
+        return await respond(send, status, orjson.dumps(payload), JSON, retry)
 
 
 def _client_ip(scope: Scope, headers: dict[str, str]) -> str:
@@ -261,7 +254,7 @@ def _client_ip(scope: Scope, headers: dict[str, str]) -> str:
     return client[0] if client else "127.0.0.1"
 
 
-def _metered(receive: Receive, claim: Claim, declared: str) -> Receive:
+def metered_receive(receive: Receive, claim: Claim, declared: str) -> Receive:
     """``receive`` that holds the body's bytes in ``claim``: the declared length before the first chunk,
     then what arrives; past the budget it raises the 503 (``Retry-After: 1``) instead of reading on."""
     announced = int(declared) if declared.isdigit() else 0
@@ -270,41 +263,14 @@ def _metered(receive: Receive, claim: Claim, declared: str) -> Receive:
     async def metered() -> dict[str, Any]:
         nonlocal received
         if not claim.grow_to(announced):
-            raise _BodyError(503, ERROR_TEXTS[503], [(b"retry-after", b"1")])
+            raise BodyError(503, ERROR_TEXTS[503], [(b"retry-after", b"1")])
         message = await receive()
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if not claim.grow_to(received):
-                raise _BodyError(503, ERROR_TEXTS[503], [(b"retry-after", b"1")])
+                raise BodyError(503, ERROR_TEXTS[503], [(b"retry-after", b"1")])
         return message
     return metered
-
-
-def _cors_headers(headers: dict[str, str]) -> Headers:
-    origin = headers.get("origin")
-    if origin is None:
-        return []
-    return [(b"access-control-allow-origin", origin.encode("latin-1")),
-            (b"access-control-allow-credentials", b"true"), (b"vary", b"origin")]
-
-
-def _preflight_headers(headers: dict[str, str]) -> Headers:
-    answer = [(b"access-control-allow-methods", ALLOWED_METHODS.encode())]
-    requested = headers.get("access-control-request-headers")
-    if requested:
-        answer.append((b"access-control-allow-headers", requested.encode("latin-1")))
-    return answer
-
-
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes | None, extra: Headers) -> int:
-    headers = list(extra)
-    if status != 204:  # a 204 carries neither a body nor its length
-        headers.append((b"content-length", str(len(body)).encode()))
-        if content_type is not None:
-            headers.append((b"content-type", content_type))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-    return status
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
