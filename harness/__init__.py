@@ -10,8 +10,8 @@ neither Hypothesis nor jsonschema: the pytest plugin and the CLI stay quick to s
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+
+from harness._lazy import exports as _exports
 
 _PUBLIC = {
     "Finding": "harness.spec.validation",
@@ -32,15 +32,4 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = _exports(__name__, _PUBLIC)

@@ -28,8 +28,9 @@ DESCRIPTION = (
 )
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kind", choices=BODY_KINDS, default="mixed",
-                        help="body kind to write (default: mixed, a realistic blend of all kinds); "
+    parser.add_argument("--kind", choices=(*BODY_KINDS, "recording"), default="mixed",
+                        help="body kind to write (default: mixed, a realistic blend of all kinds; recording: "
+                             "posthog-js's $snapshot arrays for /s/, not part of mixed); "
                              "`validate --kind` takes schema kinds instead, which add event and response")
     parser.add_argument("--count", type=positive_int, default=1000,
                         help="events to generate in all (with --invalid: lines); default 1000")
@@ -58,6 +59,13 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         lines = seeded.v1_invalid_lines(args.count, args.seed, args.api_key, args.sdk) if args.invalid else \
             seeded.v1_valid_lines(args.count, args.seed, args.batch_size, args.api_key, args.sdk)
+    elif args.kind == "recording":
+        if args.invalid:
+            print("capture-harness generate: --invalid is not available for --kind recording", file=sys.stderr)
+            return EXIT_USAGE
+        from harness.generate import recordings
+
+        lines = recordings.lines(args.count, args.seed, args.api_key)
     elif args.sdk:
         print("capture-harness generate: --sdk is a v1 option (--protocol v1)", file=sys.stderr)
         return EXIT_USAGE

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from harness.cli._options import EXIT_OK, EXIT_USAGE, non_negative_float, port_number, positive_float, positive_int
 
 DESCRIPTION = (
-    "Run the reference capture endpoint: every v0 path (/e, /i/v0/e, /batch, /capture, /track, /engage), "
+    "Run the reference capture endpoint: every v0 path (/e, /i/v0/e, /batch, /capture, /track, /engage) and "
+    "capture v1's POST /i/v1/analytics/events (per-event results; older revisions with --v1-variant), "
     "capture's decoding, rules and answers, accepted events committed to SQLite before the 200, an inspection "
     "API under /_harness/, what posthog-js asks for besides capture (remote config, /flags, /decide, no-op "
     "/static/ scripts; CORS and preflights on every route) and optional fault injection. Prints the base URL when ready; Ctrl-C or SIGTERM "
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_limits(parser)
     _add_inspection(parser)
     _add_sdk(parser)
+    _add_v1(parser)
     faults = parser.add_argument_group("fault injection (also settable at run time: POST /_harness/faults)")
     faults.add_argument("--latency-ms", type=float, default=0.0, help="added latency per capture request")
     faults.add_argument("--jitter-ms", type=float, default=0.0, help="random +/- variation of the latency")
@@ -55,9 +57,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--stall-for", type=float, default=0.0, help="...for this many seconds")
     faults.add_argument("--drop-rate", type=float, default=0.0,
                         help="fraction (0-1) of valid requests answered 200 but NOT stored (to test the ledger)")
+    faults.add_argument("--event-retry-rate", type=float, default=0.0,
+                        help="v1: fraction (0-1) of the events v1 would store answered retry/not_persisted inside "
+                             "the 200 (with Retry-After: 1) and not stored, to drive partial retries")
+    faults.add_argument("--distinct-id-limit", type=int, default=0, metavar="N",
+                        help="v1: past N events per second for one token:distinct_id, answer warning/"
+                             "person_processing_disabled and store them with person processing off (capture's "
+                             "per-distinct-id limiter; default 0, off)")
     faults.add_argument("--seed", type=int,
                         help="seed of the fault-injection randomness: which requests get an error or are dropped, "
                              "the status of a mix, the jitter (default: random). Stalls follow the clock")
+
+
+def _add_v1(parser: argparse.ArgumentParser) -> None:
+    from harness.server.v1_capture import VARIANTS  # only when serve's own parser is built
+
+    v1 = parser.add_argument_group("capture v1 (/i/v1/analytics/events)")
+    v1.add_argument("--v1-variant", action="append", default=[], choices=VARIANTS, metavar="NAME",
+                    help="answer as an older capture revision where they differ (capture-v1.md §8; repeatable): "
+                         + ", ".join(VARIANTS) + " (default: the newest everywhere)")
 
 
 def _add_limits(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         faults = Faults(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, error_rate=args.error_rate,
                         error_statuses=tuple(args.error_status or (503,)), retry_after_s=args.retry_after,
-                        stall_every_s=args.stall_every, stall_for_s=args.stall_for, drop_rate=args.drop_rate)
+                        stall_every_s=args.stall_every, stall_for_s=args.stall_for, drop_rate=args.drop_rate,
+                        event_retry_rate=args.event_retry_rate, distinct_id_limit_per_s=args.distinct_id_limit)
         limits = Limits(header_timeout_s=args.header_timeout, header_bytes=args.max_header_bytes,
                         keep_alive_s=args.keep_alive_timeout, graceful_timeout_s=args.graceful_timeout)
     except ValueError as error:
@@ -160,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     app = CaptureApp(store, faults, legacy_success=args.legacy_success, seed=args.seed,
                      body_bytes_limit=args.max_body_bytes_in_flight * MIB, inspect_token=_inspect_token(args),
-                     inspect_hosts=[args.host, *args.inspect_host], sdk=sdk)
+                     inspect_hosts=[args.host, *args.inspect_host], sdk=sdk, v1_variants=args.v1_variant)
     if faults.active:
         print(f"fault injection: {faults.to_json()}", file=sys.stderr)
     try:

@@ -33,10 +33,12 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="JSON or JSONL file, or - for stdin")
-    parser.add_argument("--kind", choices=KINDS,
+    parser.add_argument("--kind", choices=(*KINDS, "recording"),
                         help="schema kind to judge every document against (default: detected per document): "
                              "the body kinds of `generate --kind` but mixed, plus event (one event of a request, "
-                             "which need not carry the token) and response (a body capture answers with). The "
+                             "which need not carry the token), response (a body capture answers with) and "
+                             "recording (a session recordings body for /s/, docs/recordings-contract.md; detected "
+                             "when every event is a $snapshot). The "
                              "bodies of labelled `generate --invalid` lines are always judged by their detected "
                              "kind")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")

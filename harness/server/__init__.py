@@ -13,8 +13,9 @@ subprocess through :mod:`harness.server.process` without loading the validator i
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from harness._lazy import exports as _exports
 
 if TYPE_CHECKING:
     from harness.server.app import CaptureApp
@@ -25,9 +26,4 @@ _PUBLIC = {"CaptureApp": "harness.server.app", "Faults": "harness.server.faults"
 
 __all__ = ["CaptureApp", "Faults", "Store"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = _exports(__name__, _PUBLIC)

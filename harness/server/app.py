@@ -1,9 +1,11 @@
 """The reference capture endpoint as a plain ASGI application.
 
 Routes (contract §1.1, §1.3): the six v0 analytics paths with and without a trailing slash (GET, POST,
-OPTIONS; other methods 405), ``GET /`` answering ``capture``, ``/_readiness`` and ``/_liveness``, the
+OPTIONS; other methods 405), capture v1's ``/i/v1/analytics/events`` (:mod:`harness.server.v1_capture`),
+``GET /`` answering ``capture``, ``/_readiness`` and ``/_liveness``, the
 routes posthog-js needs besides capture (remote config, ``/flags``, ``/decide``, ``/static/`` stand-ins:
-:mod:`harness.server.sdk_routes`), the inspection API under ``/_harness/``, and an empty 404 for anything
+:mod:`harness.server.sdk_routes`), the inspection API under ``/_harness/`` with its live inspector page at
+``/_harness/`` itself (:mod:`harness.server.inspector_page`), and an empty 404 for anything
 else.  CORS is permissive as capture's is: the Origin and the requested headers are mirrored, credentials
 allowed, and a preflight is answered on every path (as tower-http's ``CorsLayer`` answers it before
 routing), on every answer but the inspection API's, which never carry CORS headers and check the caller first
@@ -30,7 +32,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from harness.server import capture, offload, sdk_routes
+from harness.server import capture, inspector_page, offload, recordings, sdk_routes, v1_capture
 from harness.server.asgi import (
     ALLOWED_METHODS,
     JSON,
@@ -41,6 +43,7 @@ from harness.server.asgi import (
     Receive,
     Scope,
     Send,
+    client_ip,
     cors_headers,
     preflight_headers,
     respond,
@@ -48,6 +51,7 @@ from harness.server.asgi import (
 from harness.server.connections import BODY_BYTES_IN_FLIGHT, BodyBudget, Claim
 from harness.server.faults import ERROR_TEXTS, FaultPlan, Faults
 from harness.server.inspect import Inspection, Stats
+from harness.server.rejections import Rejections
 from harness.server.remote_config import SdkConfig
 from harness.server.store import GroupCommit, Store
 from harness.spec.rules import WIRE_BODY_LIMIT, rule
@@ -71,13 +75,16 @@ class CaptureApp:
     """The ASGI application.  ``store`` receives accepted events; ``faults`` can change at run time;
     ``body_bytes_limit`` caps the body bytes in flight; ``inspect_token`` (when set) is required on every
     ``/_harness/`` route, and ``inspect_hosts`` are further ``Host`` names the inspection API answers;
-    ``sdk`` is what the remote config and ``/flags`` tell SDKs (default: autocapture on, no recording, no flags)."""
+    ``sdk`` is what the remote config and ``/flags`` tell SDKs (default: autocapture on, no recording, no flags);
+    ``v1_variants`` selects older v1 answers by name (:data:`harness.server.v1_capture.VARIANTS`)."""
 
     def __init__(self, store: Store, faults: Faults | None = None, *, legacy_success: bool = False,
                  seed: int | None = None, body_chunk_timeout_s: float = BODY_CHUNK_TIMEOUT_S,
                  body_bytes_limit: int = BODY_BYTES_IN_FLIGHT, inspect_token: str | None = None,
-                 inspect_hosts: Iterable[str] = (), sdk: SdkConfig | None = None) -> None:
+                 inspect_hosts: Iterable[str] = (), sdk: SdkConfig | None = None,
+                 v1_variants: Iterable[str] = ()) -> None:
         self.store = store
+        self.v1_variants = v1_capture.variants(v1_variants)  # older v1 answers (capture-v1.md §8)
         self.sdk = sdk or SdkConfig()
         self.commits = GroupCommit(store)
         self.pipelines = offload.Pipelines()
@@ -86,8 +93,11 @@ class CaptureApp:
         self.body_chunk_timeout_s = body_chunk_timeout_s
         self.stats = Stats()
         self.bodies = BodyBudget(body_bytes_limit)
+        self.rejections = Rejections()
+        """The last refused capture requests, for the inspector: every route that answers a capture request
+        with an error calls ``self.rejections.add(scope, headers, body, status, rule, text)``."""
         self.inspection = Inspection(store, self.stats, self.plan, token=inspect_token, hosts=inspect_hosts,
-                                     bodies=self.bodies)
+                                     bodies=self.bodies, rejections=self.rejections)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -103,11 +113,18 @@ class CaptureApp:
             if path in CAPTURE_ROUTES:
                 metered = metered_receive(receive, claim, headers.get("content-length", ""))
                 status = await self._capture_route(scope, metered, send, headers, cors_headers(headers))
+            elif path in v1_capture.PATHS:
+                metered = metered_receive(receive, claim, headers.get("content-length", ""))
+                status = await v1_capture.serve(self, scope, metered, send, headers, cors_headers(headers))
             elif path == "/_harness" or path.startswith("/_harness/"):
                 status = await self._inspection_route(scope, receive, send, headers)
             elif sdk_routes.handles(path):
                 metered = metered_receive(receive, claim, headers.get("content-length", ""))
                 status = await self._sdk_route(scope, metered, send, headers, cors_headers(headers))
+            elif recordings.handles(path):
+                metered = metered_receive(receive, claim, headers.get("content-length", ""))
+                status = await recordings.route(self, scope, metered, send, headers, cors_headers(headers),
+                                                client_ip(scope, headers))
             else:
                 status = await self._other_route(scope, send, headers, cors_headers(headers))
         except Disconnected:  # nothing to answer
@@ -121,36 +138,29 @@ class CaptureApp:
 
     async def _capture_route(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str],
                              cors: Headers) -> int:
-        method = scope["method"]
-        if method == "OPTIONS":
-            if "origin" in headers and "access-control-request-method" in headers:
-                return await respond(send, 200, b"", TEXT, cors + preflight_headers(headers))
-            return await respond(send, 200, OK_BODY, JSON, cors)
-        if method not in ("GET", "POST"):
-            return await respond(send, 405, b"", TEXT, cors + [(b"allow", ALLOWED_METHODS.encode())])
+        answered = await answer_method(scope["method"], send, headers, cors)
+        if answered is not None:
+            return answered
         try:
-            body = await self.read_body(receive, headers)
+            body = await self.take_body(scope, receive, headers)
         except BodyError as error:
-            self.stats.rejections[f"body: {error.status}"] += 1
             return await respond(send, error.status, str(error).encode(), TEXT, cors + error.headers)
-        delay = self.plan.delay_s()
-        if delay:
-            await asyncio.sleep(delay)
-        injected = self.plan.error_status()
+        injected = await self.injected_fault()
         if injected is not None:
-            self.stats.rejections[f"fault: {injected}"] += 1
             retry = [(b"retry-after", str(self.plan.faults.retry_after_s).encode())]
             return await respond(send, injected, ERROR_TEXTS[injected].encode(), TEXT, cors + retry)
         query = scope["query_string"].decode("latin-1")
-        request = (scope["path"], query, headers, body, _client_ip(scope, headers), datetime.now(UTC))
+        request = (scope["path"], query, headers, body, client_ip(scope, headers), datetime.now(UTC))
         if offload.runs_inline(query, headers, body):
             outcome = capture.handle(*request)
         else:  # a large (or expanding) body: its pipeline must not hold up other clients
             outcome = await self.pipelines.run(capture.handle, *request)
-        del body, request
         if outcome.status != 200:
-            self.stats.rejections[outcome.reason or str(outcome.status)] += 1
+            deciding = outcome.reason or str(outcome.status)
+            self.stats.rejections[deciding] += 1
+            self.rejections.add(scope, headers, body, outcome.status, deciding, outcome.text)
             return await respond(send, outcome.status, outcome.text.encode(), TEXT, cors)
+        del body, request
         if outcome.records:
             if self.plan.drops():
                 self.stats.dropped_events += len(outcome.records)
@@ -164,6 +174,27 @@ class CaptureApp:
         if "beacon=1" in query and parse_qs(query).get("beacon") == ["1"]:
             return await respond(send, 204, b"", None, cors)
         return await respond(send, 200, self.success_body, JSON, cors)
+
+    async def take_body(self, scope: Scope, receive: Receive, headers: dict[str, str], label: str = "body") -> bytes:
+        """The body (:meth:`read_body`).  A refused one is counted (as ``label: status``) and kept among the
+        rejections; the :class:`BodyError` then goes on to the route, which answers in its own format."""
+        try:
+            return await self.read_body(receive, headers)
+        except BodyError as error:
+            self.stats.rejections[f"{label}: {error.status}"] += 1
+            self.rejections.add(scope, headers, None, error.status, f"body: {error.status}", str(error))
+            raise
+
+    async def injected_fault(self) -> int | None:
+        """The fault plan applied to a request whose body was read: its delay, then the status it injects
+        (counted), if any; every capture route answers that status in its own format."""
+        delay = self.plan.delay_s()
+        if delay:
+            await asyncio.sleep(delay)
+        injected = self.plan.error_status()
+        if injected is not None:
+            self.stats.rejections[f"fault: {injected}"] += 1
+        return injected
 
     async def read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         """The whole body, refused with 413 past the wire cap (before reading it all when the length
@@ -220,12 +251,14 @@ class CaptureApp:
     async def _inspection_route(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> int:
         """``/_harness/``: never CORS headers; the caller checked first (Host, Origin, token, content type)."""
         path, method = scope["path"], scope["method"]
+        if path in inspector_page.PATHS:
+            return await self._inspector_page(scope, send, headers)
         refused = self.inspection.refusal(scope, headers)
         if refused is not None:
             status, payload, ask = refused
             challenge = [(b"www-authenticate", b'Bearer realm="capture-harness inspection"')] if ask else []
             return await respond(send, status, orjson.dumps(payload), JSON, challenge)
-        handler = self.inspection.routes.get((path, method))
+        handler = self.inspection.route(path, method)
         if handler is None:
             allowed = self.inspection.allowed.get(path)
             if allowed:
@@ -240,18 +273,29 @@ class CaptureApp:
             status, payload, retry = 503, {"error": "the store failed; retry later"}, [(b"retry-after", b"1")]
         return await respond(send, status, orjson.dumps(payload), JSON, retry)
 
+    async def _inspector_page(self, scope: Scope, send: Send, headers: dict[str, str]) -> int:
+        """The live inspector's HTML (:mod:`harness.server.inspector_page`): the Host and Origin checks hold;
+        the token is not needed for the page, which holds no data, but for the API calls it makes."""
+        refused = self.inspection.refusal(scope, headers, token_needed=False)
+        if refused is not None:
+            return await respond(send, refused[0], orjson.dumps(refused[1]), JSON, [])
+        if scope["method"] != "GET":
+            return await respond(send, 405, b"", TEXT, [(b"allow", b"GET")])
+        page, extra = inspector_page.render(token_required=self.inspection.token_required,
+                                            recordings=("/_harness/recordings", "GET") in self.inspection.routes)
+        return await respond(send, 200, page, inspector_page.HTML, extra)
 
-def _client_ip(scope: Scope, headers: dict[str, str]) -> str:
-    """The client address as capture reads it: ``X-Forwarded-For``'s first entry, ``X-Real-IP``, then
-    the peer (axum-client-ip's ``InsecureClientIp``)."""
-    forwarded = headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    real = headers.get("x-real-ip")
-    if real:
-        return real.strip()
-    client = scope.get("client")
-    return client[0] if client else "127.0.0.1"
+
+async def answer_method(method: str, send: Send, headers: dict[str, str], cors: Headers) -> int | None:
+    """What a v0-style route (the analytics paths, ``/s/``) answers before reading a body: a preflight, a
+    plain ``OPTIONS`` (``{"status":"Ok"}``), or 405 for a method other than GET and POST; None to go on."""
+    if method == "OPTIONS":
+        if "origin" in headers and "access-control-request-method" in headers:
+            return await respond(send, 200, b"", TEXT, cors + preflight_headers(headers))
+        return await respond(send, 200, OK_BODY, JSON, cors)
+    if method not in ("GET", "POST"):
+        return await respond(send, 405, b"", TEXT, cors + [(b"allow", ALLOWED_METHODS.encode())])
+    return None
 
 
 def metered_receive(receive: Receive, claim: Claim, declared: str) -> Receive:

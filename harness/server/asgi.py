@@ -34,6 +34,19 @@ class Disconnected(Exception):
     """The client went away while its body was being read."""
 
 
+def client_ip(scope: Scope, headers: dict[str, str]) -> str:
+    """The client address as capture reads it: ``X-Forwarded-For``'s first entry, ``X-Real-IP``, then
+    the peer (axum-client-ip's ``InsecureClientIp``)."""
+    forwarded = headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.split(",")[0].strip()
+    real = headers.get("x-real-ip")
+    if real:
+        return real.strip()
+    client = scope.get("client")
+    return client[0] if client else "127.0.0.1"
+
+
 def cors_headers(headers: dict[str, str]) -> Headers:
     """Capture's permissive CORS: the Origin mirrored, credentials allowed (none without an Origin)."""
     origin = headers.get("origin")

@@ -5,16 +5,24 @@
   (503, 500 or 429) and a ``Retry-After`` header, before anything is stored;
 - **stalls**: every ``stall_every_s`` seconds the server stops answering for ``stall_for_s`` seconds;
 - **drops**: a fraction ``drop_rate`` of valid requests is answered 200 but *not stored*, the loss an
-  acknowledged-delivery check (the ledger) must catch.
+  acknowledged-delivery check (the ledger) must catch;
+- **per-event retries** (v1 only): a fraction ``event_retry_rate`` of the events v1 would store is
+  answered ``{"result": "retry", "details": "not_persisted"}`` inside the 200 (with ``Retry-After: 1``)
+  and not stored, capture's retriable sink error (capture-v1.md §4.6 step 9), to drive partial retries;
+- **hot distinct ids** (v1 only): past ``distinct_id_limit_per_s`` events in one second for one
+  ``token:distinct_id``, v1 answers ``warning`` / ``person_processing_disabled`` and stores the event with
+  person processing off, capture's per-distinct-id limiter (§4.6 step 8); 0 turns it off.
 
-Only capture routes are affected; ``/_harness/`` and the health checks never are.
+The request-level faults apply to v0 and v1 alike (v1 answers them with its JSON error body).  Only capture routes are affected; ``/_harness/`` and the health checks never are.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -22,6 +30,7 @@ ERROR_TEXTS = {500: "internal error", 503: "transient error, please retry", 429:
 """Capture's texts for the statuses the error fault answers (contract §7.2)."""
 
 MAX_RETRY_AFTER_S = 86_400
+MAX_DISTINCT_ID_LIMIT = 1_000_000_000
 _MAXIMA = {"latency_ms": 3_600_000.0, "jitter_ms": 3_600_000.0, "stall_every_s": 86_400.0, "stall_for_s": 86_400.0}
 """The largest value of each duration setting: an hour of latency, a day between or of stalls."""
 
@@ -49,6 +58,8 @@ class Faults:
     stall_every_s: float = 0.0
     stall_for_s: float = 0.0
     drop_rate: float = 0.0
+    event_retry_rate: float = 0.0
+    distinct_id_limit_per_s: int = 0
 
     def __post_init__(self) -> None:
         for name, most in _MAXIMA.items():
@@ -60,10 +71,15 @@ class Faults:
             raise ValueError(f"retry_after_s must be a whole number of seconds from 0 to {MAX_RETRY_AFTER_S}, "
                              f"got {shown(self.retry_after_s)}")
         object.__setattr__(self, "retry_after_s", int(self.retry_after_s))
-        for name in ("error_rate", "drop_rate"):
+        for name in ("error_rate", "drop_rate", "event_retry_rate"):
             value = getattr(self, name)
             if not _is_number(value) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} is a fraction between 0 and 1, got {shown(value)}")
+        limit = self.distinct_id_limit_per_s
+        if not _is_number(limit) or not float(limit).is_integer() or not 0 <= limit <= MAX_DISTINCT_ID_LIMIT:
+            raise ValueError(f"distinct_id_limit_per_s must be a whole number of events from 0 to "
+                             f"{MAX_DISTINCT_ID_LIMIT}, got {shown(limit)}")
+        object.__setattr__(self, "distinct_id_limit_per_s", int(limit))
         statuses = self.error_statuses
         if not statuses or any(not _is_number(s) or not isinstance(s, int) or s not in ERROR_TEXTS for s in statuses):
             raise ValueError(f"error_statuses must be a list of statuses among {', '.join(map(str, ERROR_TEXTS))}, "
@@ -98,6 +114,7 @@ class FaultPlan:
 
     def __init__(self, faults: Faults, seed: int | None = None) -> None:
         self._seed = seed
+        self._lock = threading.Lock()  # the distinct-id counts are shared with the pipeline threads
         self.use(faults)
 
     def use(self, faults: Faults) -> None:
@@ -106,6 +123,7 @@ class FaultPlan:
         self.faults = faults
         self._random = random.Random(self._seed)
         self._started = time.monotonic()
+        self._window, self._seen = -1, Counter[str]()
 
     def delay_s(self) -> float:
         """How long this request waits: the stall left at this moment, plus latency with jitter."""
@@ -127,3 +145,19 @@ class FaultPlan:
 
     def drops(self) -> bool:
         return bool(self.faults.drop_rate) and self._random.random() < self.faults.drop_rate
+
+    def over_distinct_id_limit(self, key: str, second: int) -> bool:
+        """Whether this event of ``key`` (``token:distinct_id``) is past ``distinct_id_limit_per_s`` in the
+        wall-clock ``second`` it arrived in; the counts start over every second (memory: one second's keys)."""
+        limit = self.faults.distinct_id_limit_per_s
+        if not limit:
+            return False
+        with self._lock:
+            if second != self._window:
+                self._window, self._seen = second, Counter()
+            self._seen[key] += 1
+            return self._seen[key] > limit
+
+    def retries_event(self) -> bool:
+        """Whether this v1 event is answered ``retry`` instead of being stored (one draw per event)."""
+        return bool(self.faults.event_retry_rate) and self._random.random() < self.faults.event_retry_rate

@@ -18,6 +18,10 @@ The API belongs to whoever started the server (:meth:`Inspection.refusal`, check
 - ``POST``/``PUT /_harness/faults`` need ``Content-Type: application/json`` (415), so that no HTML form
   or ``text/plain`` fetch can change the faults.
 
+The inspector page at ``/_harness/`` itself (:mod:`harness.server.inspector_page`) passes the Host and
+Origin checks but not the token's: it holds no data and asks for the token its calls send.
+``/_harness/rejections`` answers the ring of refused capture requests (:mod:`harness.server.rejections`).
+
 ``since=`` on ``/_harness/events`` bounds the receive time from below, and takes one of two forms:
 
 - an RFC 3339 date-time with ``Z`` or an offset, read by :meth:`datetime.fromisoformat` (so the other
@@ -46,7 +50,8 @@ import orjson
 
 from harness.server.connections import BodyBudget
 from harness.server.faults import FaultPlan, Faults, shown
-from harness.server.store import FILTERS, Store
+from harness.server.rejections import Rejections
+from harness.server.store import FILTERS, RECORDING_FILTERS, Store
 
 ReadBody = Callable[[], Awaitable[bytes]]
 """Reads the request body when awaited (the router's reader, with its size cap and timeout)."""
@@ -67,6 +72,8 @@ MAX_ROW_ID = (1 << 63) - 1
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 """``Host`` names always taken as this server (beside the connection's own address)."""
 TOKEN_HEADER = "x-capture-harness-token"
+RECORDING_PREFIX = "/_harness/recordings/"
+"""``GET /_harness/recordings/<session_id>``: one session's stored recording."""
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -116,14 +123,18 @@ class Inspection:
     """
 
     def __init__(self, store: Store, stats: Stats, plan: FaultPlan, *, token: str | None = None,
-                 hosts: Iterable[str] = (), bodies: BodyBudget | None = None) -> None:
+                 hosts: Iterable[str] = (), bodies: BodyBudget | None = None,
+                 rejections: Rejections | None = None) -> None:
         self._store, self._stats, self._plan, self._bodies = store, stats, plan, bodies
+        self.rejections = rejections or Rejections()
         self._token = token.encode() if token else None
         self._hosts = LOOPBACK_NAMES | {host.lower().strip("[]") for host in hosts}
         self.routes: dict[tuple[str, str], Handler] = {
             ("/_harness/events", "GET"): self._events,
             ("/_harness/stats", "GET"): self._get_stats,
             ("/_harness/reset", "POST"): self._reset,
+            ("/_harness/rejections", "GET"): self._rejections,
+            ("/_harness/recordings", "GET"): self._recordings,
             ("/_harness/faults", "GET"): self._get_faults,
             ("/_harness/faults", "POST"): self._set_faults,
             ("/_harness/faults", "PUT"): self._set_faults,
@@ -133,8 +144,15 @@ class Inspection:
         for path, method in self.routes:
             self.allowed[path] = f"{self.allowed[path]}, {method}" if path in self.allowed else method
 
-    def refusal(self, scope: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bool] | None:
-        """Why this request may not use the API (status, JSON answer, whether to ask for the token), or None."""
+    @property
+    def token_required(self) -> bool:
+        """Whether the routes need the inspection token (the inspector page asks for it then)."""
+        return self._token is not None
+
+    def refusal(self, scope: dict[str, Any], headers: dict[str, str], *,
+                token_needed: bool = True) -> tuple[int, dict[str, str], bool] | None:
+        """Why this request may not use the API (status, JSON answer, whether to ask for the token), or None.
+        ``token_needed=False`` for the inspector page, which holds no data (:mod:`harness.server.inspector_page`)."""
         host = headers.get("host", "")
         if _host_name(host) not in self._hosts and _host_name(host) != _server_name(scope):
             return 403, {"error": f"Host {host or '(none)'} does not name this server: the /_harness/ API answers "
@@ -144,7 +162,7 @@ class Inspection:
         if (origin is not None and origin != f"{scope.get('scheme', 'http')}://{host}") \
                 or headers.get("sec-fetch-site") in ("cross-site", "same-site"):
             return 403, {"error": "the /_harness/ API refuses cross-origin requests from browsers"}, False
-        if self._token is not None:
+        if self._token is not None and token_needed:
             authorization = headers.get("authorization", "")
             given = authorization[7:].strip() if authorization[:7].lower() == "bearer " else headers.get(TOKEN_HEADER)
             if not given:
@@ -179,12 +197,60 @@ class Inspection:
 
     async def _get_stats(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
         in_flight = {"requests": self._stats.in_flight, "body_bytes": self._bodies.held if self._bodies else 0}
-        return 200, {**self._stats.to_json(self._store.count(), self._plan.faults), "in_flight": in_flight}
+        return 200, {**self._stats.to_json(self._store.count(), self._plan.faults), "in_flight": in_flight,
+                     "stored_recordings": self._store.recording_count()}
 
     async def _reset(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
         self._store.reset()
         self._stats.reset()
+        self.rejections.clear()
         return 200, {"status": "reset"}
+
+    async def _rejections(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
+        """The last rejected capture requests (:mod:`harness.server.rejections`), after the id ``after``."""
+        after = parse_qs(query.decode("latin-1")).get("after", ["0"])[-1]
+        try:
+            newer = self.rejections.after(_bounded(after, "after", 0, MAX_ROW_ID))
+        except ValueError as error:
+            return 400, {"error": str(error)}
+        return 200, {"rejections": newer}
+
+    def route(self, path: str, method: str) -> Handler | None:
+        """The handler of ``(path, method)``: a route of :attr:`routes`, or one session's recording
+        (``GET /_harness/recordings/<session_id>``)."""
+        handler = self.routes.get((path, method))
+        session_id = path.removeprefix(RECORDING_PREFIX)
+        if handler is None and method == "GET" and session_id != path and session_id:
+            return lambda query, read_body: self._recording(session_id, query)
+        return handler
+
+    async def _recordings(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
+        """Recorded sessions (``/s/``), filtered by :data:`~harness.server.store.RECORDING_FILTERS`."""
+        try:
+            params, limit, after = _paging(query)
+            unknown = sorted(set(params) - set(RECORDING_FILTERS))
+            if unknown:
+                raise ValueError(f"cannot filter on {', '.join(map(shown, unknown))}; the parameters are "
+                                 f"{', '.join(RECORDING_FILTERS)}, after and limit")
+        except ValueError as error:
+            return 400, {"error": str(error), "filters": [*RECORDING_FILTERS, "after", "limit"]}
+        found = self._store.recordings(after=after, limit=limit, **params)
+        next_after = found[-1]["id"] if len(found) == limit else None
+        return 200, {"sessions": [{k: v for k, v in s.items() if k != "id"} for s in found], "next_after": next_after}
+
+    async def _recording(self, session_id: str, query: bytes) -> tuple[int, Any]:
+        """One session's stored ``$snapshot_items`` messages in order, paged like events."""
+        try:
+            params, limit, after = _paging(query)
+            if params:
+                raise ValueError(f"unknown parameters {', '.join(map(shown, sorted(params)))}; use after and limit")
+        except ValueError as error:
+            return 400, {"error": str(error)}
+        found = self._store.recording(session_id, after=after, limit=limit)
+        if not found and after == 0:
+            return 404, {"error": f"no recording of session {shown(session_id[:80])} is stored"}
+        return 200, {"session_id": session_id, "snapshots": found,
+                     "next_after": found[-1]["id"] if len(found) == limit else None}
 
     async def _get_faults(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
         return 200, self._plan.faults.to_json()
@@ -206,6 +272,16 @@ class Inspection:
     async def _clear_faults(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
         self._plan.use(Faults())
         return 200, self._plan.faults.to_json()
+
+
+def _paging(query: bytes) -> tuple[dict[str, str], int, int]:
+    """A recordings query's filters, ``limit`` (1..1000, default 100) and ``after`` (a row id)."""
+    try:
+        params = {key: values[-1] for key, values in parse_qs(query.decode("utf-8"), keep_blank_values=True).items()}
+    except UnicodeDecodeError:
+        raise ValueError("the query string is not UTF-8") from None
+    limit = _bounded(params.pop("limit", "100"), "limit", 1, MAX_LIMIT)
+    return params, limit, _bounded(params.pop("after", "0"), "after", 0, MAX_ROW_ID)
 
 
 def _bounded(value: str, name: str, low: int, high: int) -> int:

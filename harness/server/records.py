@@ -5,6 +5,10 @@ The record keeps what capture keeps and computes what capture computes: the dist
 client IP (``127.0.0.1`` for ``capture_internal`` events), ``data`` rebuilt from the known event fields
 only (rule 22: other top-level keys are dropped, ``properties`` is never changed), ``now``, ``sent_at``,
 the computed event time (§4.3) and the batch's ``historical_migration``.
+
+A v1 event (capture-v1.md §4.4, :func:`build_v1`) makes the same record, plus the protocol and the result
+it was acknowledged with; its ``data`` carries the properties the server injects (session and window ids,
+the coerced options, ``$lib`` from ``PostHog-Sdk-Info``) after the client's own, so they win.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import orjson
 from harness.generate import ids
 from harness.spec import timestamps
 from harness.spec.records import distinct_id, known_fields
+from harness.spec.unicode import rust_trim
 
 
 class Record(NamedTuple):
@@ -36,6 +41,9 @@ class Record(NamedTuple):
     timestamp: str
     historical_migration: bool
     is_cookieless_mode: bool
+    protocol: str = "v0"
+    result: str | None = None
+    """v1 only: the result the event was acknowledged with, ``ok`` or ``warning``, with ``:details`` when set."""
 
 
 class Context(NamedTuple):
@@ -85,6 +93,49 @@ def build(event: Mapping[str, Any], context: Context, now_text: str, sent_at_tex
         historical_migration=context.historical_migration,
         is_cookieless_mode=properties.get("$cookieless_mode") is True,
     )
+
+
+def build_v1(event: Mapping[str, Any], context: Context, texts: tuple[str, str | None], lib: tuple[str, str] | None,
+             result: str, details: str | None) -> Record:
+    """The record of one v1 event the judge answered ``ok`` or ``warning`` (capture-v1.md §4.4): every
+    field already has its type; ``texts`` are the context's ``now`` and ``sent_at`` (the request timestamp),
+    formatted once per request; ``lib`` is ``($lib, $lib_version)`` from ``PostHog-Sdk-Info`` or None."""
+    options = event.get("options") or {}
+    flags = {key: _flag(options.get(key)) for key in ("cookieless_mode", "disable_skew_correction",
+                                                     "process_person_profile")}
+    if details == "person_processing_disabled":  # an illegal distinct id, or the per-distinct-id limiter
+        flags["process_person_profile"] = False
+    tour = options.get("product_tour_id")
+    injected = {"$session_id": event.get("session_id"), "$window_id": event.get("window_id"),
+                "$cookieless_mode": flags["cookieless_mode"], "$ignore_sent_at": flags["disable_skew_correction"],
+                "$process_person_profile": flags["process_person_profile"],
+                "$product_tour_id": None if tour is None else str(tour)}
+    if lib is not None:
+        injected["$lib"], injected["$lib_version"] = lib
+    properties = {**(event.get("properties") or {}), **{k: v for k, v in injected.items() if v is not None}}
+    event_uuid = _uuid(event["uuid"].strip())
+    who = rust_trim(event["distinct_id"])
+    fields = {"token": context.token, "distinct_id": who, "uuid": event_uuid, "event": event["event"],
+              "properties": properties, "timestamp": event["timestamp"]}
+    if flags["disable_skew_correction"]:  # skips both the skew correction and the future clamp
+        moment = timestamps.parse_date(event["timestamp"]) or context.now
+    else:
+        moment = timestamps.event_time(context.now, event["timestamp"], None, context.sent_at, False)
+    return Record(
+        uuid=event_uuid, distinct_id=who, ip=context.client_ip, data=orjson.dumps(fields).decode(), now=texts[0],
+        sent_at=texts[1], token=context.token, event=event["event"], timestamp=timestamps.rfc3339(moment),
+        historical_migration=context.historical_migration, is_cookieless_mode=flags["cookieless_mode"] is True,
+        protocol="v1", result=f"{result}:{details}" if details else result,
+    )
+
+
+def _flag(value: Any) -> bool | None:
+    """An option's boolean as the newest ``RawOptions::validate`` coerces it (already judged coercible)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0
+    return str(value).strip().lower() in ("true", "1")
 
 
 def _uuid(value: str | None) -> str:

@@ -23,22 +23,27 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from harness.server.records import Record
 
 COLUMNS = Record._fields
 
+_TYPES = {"historical_migration": "INTEGER", "is_cookieless_mode": "INTEGER", "protocol": "TEXT NOT NULL DEFAULT 'v0'"}
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     received_ms INTEGER NOT NULL,
-    {", ".join(f"{name} {'INTEGER' if name in ('historical_migration', 'is_cookieless_mode') else 'TEXT'}"
-               for name in COLUMNS)}
+    {", ".join(f"{name} {_TYPES.get(name, 'TEXT')}" for name in COLUMNS)}
 );
 """
+ADDED_COLUMNS = ("protocol", "result")
+"""Columns a store written before v1 lacks: added at open (old rows read as v0, with no result)."""
 
-FILTERS = ("uuid", "event", "distinct_id", "token")
+FILTERS = ("uuid", "event", "distinct_id", "token", "protocol", "result")
 """Columns ``events`` can be filtered on by equality; ``since`` filters on the receive time.  Each
-column's index is built the first time a query filters on it: every index costs inserts about a
+column's index is built the first time a query filters on it (``protocol=v1``, ``result=ok``; v0 rows
+have no result, so ``result`` matches v1 rows only): every index costs inserts about a
 third more, and a load run that never filters should not pay for them."""
 
 
@@ -68,6 +73,11 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(_SCHEMA)
+        self._db.executescript(_RECORDINGS_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        for name in ADDED_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {_TYPES.get(name, 'TEXT')}")
         self._indexed: set[str] = set()
         self._insert = (f"INSERT INTO events (received_ms, {', '.join(COLUMNS)}) "
                         f"VALUES (?, {', '.join('?' for _ in COLUMNS)})")
@@ -129,6 +139,7 @@ class Store:
     def reset(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM events")
+            self._db.execute("DELETE FROM recordings")
 
     def close(self) -> None:
         """Checkpoint the WAL into the database file and close."""
@@ -136,6 +147,61 @@ class Store:
             if self.path != ":memory:":
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
+
+    # --- session recordings (``/s/``): one row per accepted request, see RECORDING_COLUMNS ------------
+
+    def add_recordings(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert and commit recording ``rows`` (values in :data:`RECORDING_COLUMNS` order) in one transaction."""
+        received = int(time.time() * 1000)
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(_RECORDING_INSERT, [(received, *row) for row in rows])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def recordings(self, *, after: int = 0, limit: int = 100, **equal: str) -> list[dict[str, Any]]:
+        """Sessions in the order they began, after the one whose first row id is ``after``, filtered by
+        equality on :data:`RECORDING_FILTERS`: each with its first row's distinct id and token, the
+        snapshot items stored, the first and last item time (ms; the receive time for items without one)
+        and its window ids in order of appearance."""
+        unknown = set(equal) - set(RECORDING_FILTERS)
+        if unknown:
+            raise ValueError(f"cannot filter on {sorted(unknown)}; filters: {', '.join(RECORDING_FILTERS)}")
+        where = " AND ".join(["1", *(f"{name} = ?" for name in equal)])
+        query = (f"SELECT MIN(id), session_id, SUM(items), MIN(COALESCE(first_ms, received_ms)), "
+                 f"MAX(COALESCE(last_ms, received_ms)) FROM recordings WHERE {where} GROUP BY session_id "
+                 f"HAVING MIN(id) > ? ORDER BY MIN(id) LIMIT ?")
+        with self._lock:
+            groups = self._db.execute(query, (*equal.values(), after, limit)).fetchall()
+            sessions = []
+            for first_id, session_id, items, first_ms, last_ms in groups:
+                who, token = self._db.execute("SELECT distinct_id, token FROM recordings WHERE id = ?",
+                                              (first_id,)).fetchone()
+                windows = self._db.execute(f"SELECT window_id FROM recordings WHERE session_id = ? AND {where} "
+                                           "GROUP BY window_id ORDER BY MIN(id)", (session_id, *equal.values()))
+                sessions.append({"id": first_id, "session_id": session_id, "distinct_id": who, "token": token,
+                                 "snapshots": items, "first_ms": first_ms, "last_ms": last_ms,
+                                 "window_ids": [orjson.loads(row[0]) for row in windows]})
+        return sessions
+
+    def recording(self, session_id: str, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """One session's stored rows in insertion order, after the row id ``after``."""
+        query = (f"SELECT id, received_ms, {', '.join(RECORDING_COLUMNS)} FROM recordings "
+                 "WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?")
+        with self._lock:
+            rows = self._db.execute(query, (session_id, after, limit)).fetchall()
+        found = [dict(zip(("id", "received_ms", *RECORDING_COLUMNS), row)) for row in rows]
+        for row in found:
+            row["window_id"] = orjson.loads(row["window_id"])
+        return found
+
+    def recording_count(self) -> int:
+        """Stored recording rows (one per accepted ``/s/`` request)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0])
 
 
 class GroupCommit:
@@ -192,3 +258,25 @@ def _row(row: Iterable[Any]) -> dict[str, Any]:
     record["is_cookieless_mode"] = bool(record["is_cookieless_mode"])
     return record
 
+
+# --- session recordings: the table ----------------------------------------------------------------------
+
+RECORDING_COLUMNS = ("uuid", "session_id", "window_id", "distinct_id", "token", "ip", "timestamp", "items",
+                     "first_ms", "last_ms", "data")
+"""A stored recording: the ``$snapshot_items`` message capture forwards for one request (``data``), its
+ids (``window_id`` as JSON text: capture passes any JSON value through), the number of snapshot items
+and their first and last rrweb timestamps (ms, NULL when none has one)."""
+
+RECORDING_FILTERS = ("session_id", "distinct_id", "token")
+"""Columns ``recordings`` can be filtered on by equality."""
+
+_RECORDINGS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS recordings (
+    id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL, uuid TEXT NOT NULL, session_id TEXT NOT NULL,
+    window_id TEXT NOT NULL, distinct_id TEXT NOT NULL, token TEXT NOT NULL, ip TEXT NOT NULL,
+    timestamp TEXT NOT NULL, items INTEGER NOT NULL, first_ms INTEGER, last_ms INTEGER, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recordings_session ON recordings (session_id, id);
+"""
+_RECORDING_INSERT = (f"INSERT INTO recordings (received_ms, {', '.join(RECORDING_COLUMNS)}) "
+                     f"VALUES (?, {', '.join('?' for _ in RECORDING_COLUMNS)})")

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from harness.spec import recordings
 from harness.spec.rules import rule
 from harness.spec.v1 import corpus as v1
 from harness.spec.v1.model import Report as V1Report
@@ -257,6 +258,8 @@ def _judge(document: Document, kind: str | None) -> Report:
         broken = parse_rejection(document.strict_error)
         finding = Finding(broken.name, "$", f"{broken.summary} ({document.strict_error})")
         return Report(kind=kind or "capture", rejections=(finding,), status=broken.status)
+    if kind == recordings.KIND or (kind is None and recordings.is_recording(document.value)):
+        return recordings.judge(document.value, encoded=document.raw, limit=CLI_FINDINGS)
     return validate(document.value, kind, encoded=document.raw, limit=CLI_FINDINGS)
 
 

@@ -368,8 +368,39 @@ V1_RULES: tuple[Rule, ...] = (
 )
 """The v1 rules (capture-v1.md), in the server's check order; ``section`` cites that file."""
 
-ALL_RULES: tuple[Rule, ...] = RULES + V1_RULES
-"""The whole catalogue: v0's :data:`RULES` (capture-contract.md) then :data:`V1_RULES`."""
+def _recording(name: str, stage: Stage | None, status: int | None, section: str, summary: str, text: str = "") -> Rule:
+    """A rule of ``/s/`` (docs/recordings-contract.md); kept here, not in :mod:`harness.spec.recordings`
+    (which builds on this module), so the catalogue imports nothing back."""
+    verdict = Verdict.REJECTED if status else Verdict.INEFFECTIVE
+    return Rule(name, verdict, stage, status, "recordings-contract.md " + section, summary, text)
+
+
+RECORDING_RULES: tuple[Rule, ...] = (
+    _recording("recording-payload-too-large", Stage.WIRE, 413, "§4",
+               "the decoded payload is over 1,000,000 bytes: recordings mode caps it at Kafka's message.max.bytes",
+               "maximum event size exceeded: recording payload over the 1,000,000-byte limit"),
+    _recording("recording-session-id-missing", Stage.EVENT, 400, "§5.1",
+               "the first event needs `properties.$session_id`", "replay event submitted without session id"),
+    _recording("recording-session-id-invalid", Stage.EVENT, 400, "§5.1",
+               "`properties.$session_id` must be a string of at most 70 characters, letters, digits and `-` only",
+               "replay event has invalid session id"),
+    _recording("recording-distinct-id-missing", Stage.EVENT, 400, "§5.2",
+               "the first event needs a non-empty `distinct_id` (or, when that is null, `properties.distinct_id`)",
+               "event submitted without a distinct_id"),
+    _recording("recording-snapshot-data-missing", Stage.EVENT, 400, "§5.3",
+               "every event needs `properties.$snapshot_data`, an array of rrweb events or one object",
+               "replay event submitted without snapshot data"),
+    _recording("recording-message-too-large", Stage.SINK, 413, "§4",
+               "the one `$snapshot_items` message capture builds is over Kafka's 1,000,000-byte limit",
+               "maximum event size exceeded: Event rejected by kafka during send"),
+    _recording("recording-sessions-merged", None, None, "§6",
+               "events of other sessions (or windows) in one request are filed under the first event's ids"),
+)
+"""The rules of session recordings on ``/s/`` that v0's :data:`RULES` lack (docs/recordings-contract.md);
+``/s/`` applies v0's parse and token rules too."""
+
+ALL_RULES: tuple[Rule, ...] = RULES + V1_RULES + RECORDING_RULES
+"""The whole catalogue: v0's :data:`RULES` (capture-contract.md), :data:`V1_RULES`, :data:`RECORDING_RULES`."""
 
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in ALL_RULES}
 

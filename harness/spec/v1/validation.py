@@ -42,7 +42,7 @@ def validate_request(headers: Mapping[str, str] | None, body: Any = _MISSING, *,
         if refused is not None:
             return _rejected("request", refused, body_path)
     if raw is not None:
-        decoded = _decode(raw, h.get("content-encoding"), body_path, variants)
+        decoded = decode_body(raw, h.get("content-encoding"), body_path, variants)
         if isinstance(decoded, Finding):
             return _rejected("request", decoded, body_path)
         body = decoded
@@ -62,15 +62,17 @@ def validate_request(headers: Mapping[str, str] | None, body: Any = _MISSING, *,
     return report
 
 
-def _decode(raw: bytes, encoding: str | None, path: str, variants: frozenset[str]) -> Any:
+def decode_body(raw: bytes, encoding: str | None, path: str, variants: frozenset[str]) -> Any:
+    """The body's JSON value, or the :class:`Finding` that refuses it (size, emptiness, decoding, JSON):
+    capture's ``util.rs`` steps, shared with the reference endpoint."""
     if len(raw) > V1_WIRE_BODY_LIMIT:
         return finding("v1-body-too-large", path, f"{len(raw):,} bytes on the wire", variants)
     if not raw:
         return finding("v1-body-empty", path, "", variants)
     name = (encoding or "").strip().lower()
-    if name in ("gzip", "deflate"):
+    if name in ("gzip", "deflate", "br", "zstd"):
         try:
-            raw = _inflate(raw, name)
+            raw = _unbrotli(raw) if name == "br" else _unzstd(raw) if name == "zstd" else _inflate(raw, name)
         except (zlib.error, EOFError) as error:
             return finding("v1-body-not-decodable", path, str(error), variants)
         if len(raw) >= V1_DECOMPRESSED_LIMIT:
@@ -91,6 +93,44 @@ def _inflate(raw: bytes, name: str) -> bytes:
     if not inflater.eof:
         if inflater.unconsumed_tail:
             return out  # at the cap: the caller refuses it
+        raise EOFError("compressed data ends early")
+    return out
+
+
+ZSTD_SLICE = 256
+"""Compressed bytes fed to the zstd decoder at a time: a slice can expand a thousandfold (RLE blocks), so
+small slices keep the output of one step far below the decompressed cap."""
+
+
+def _unzstd(raw: bytes) -> bytes:
+    """zstd (one frame), stopping at the decompressed cap; a corrupt or cut stream raises ``EOFError``.  (The
+    frame's declared content size is not trusted: it is the client's word.)"""
+    import zstandard  # only for a zstd body
+
+    decoder = zstandard.ZstdDecompressor().decompressobj()
+    out = bytearray()
+    try:
+        for start in range(0, len(raw), ZSTD_SLICE):
+            out += decoder.decompress(raw[start:start + ZSTD_SLICE])
+            if len(out) >= V1_DECOMPRESSED_LIMIT:
+                return bytes(out)  # at the cap: the caller refuses it
+    except zstandard.ZstdError as error:
+        raise EOFError(str(error)) from None
+    if not decoder.eof:
+        raise EOFError("compressed data ends early")
+    return bytes(out)
+
+
+def _unbrotli(raw: bytes) -> bytes:
+    """Brotli (``br``), stopping at the decompressed cap; a corrupt stream raises ``EOFError``."""
+    import brotli  # a dependency of Locust's geventhttpclient: always installed with the harness
+
+    decoder = brotli.Decompressor()
+    try:
+        out: bytes = decoder.process(raw, output_buffer_limit=V1_DECOMPRESSED_LIMIT)
+    except brotli.error as error:
+        raise EOFError(str(error) or "corrupt brotli data") from None
+    if len(out) < V1_DECOMPRESSED_LIMIT and not decoder.is_finished():
         raise EOFError("compressed data ends early")
     return out
 
