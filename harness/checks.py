@@ -152,6 +152,41 @@ class Title(enum.StrEnum):
                             "events of a request refused for one invalid event were stored (rule 10)")
     PERFORMANCE_EVENT_STORED = ("$performance_event stored", Concern.DELIVERY,
                                 "a $performance_event event was stored; capture drops them (rule 11)")
+    RECORDING_NOT_STORED = ("acknowledged recording not stored", Concern.DELIVERY,
+                            "a /s/ body acknowledged with a 2xx is not in /_harness/recordings under its session")
+    RECORDING_STORED_DIFFERS = ("stored recording differs from the one sent", Concern.DELIVERY,
+                                "a stored session's snapshots, windows or distinct id differ (recordings §6)")
+    REFUSED_RECORDING_STORED = ("refused recording stored", Concern.DELIVERY,
+                                "snapshots of a /s/ body refused with a 4xx were stored")
+    V1_ERROR_TAG_DIFFERS = ("v1 error tag differs", Concern.STATUS,
+                            ("a v1 refusal with the expected status but another `error` tag: another rule decided, "
+                             "e.g. the header checks ran in another order (capture-v1.md §3, §9.5)"))
+    V1_ERROR_BODY_NOT_CONFORMANT = ("v1 error body not the JSON error", Concern.BODY,
+                                    "a v1 4xx whose body is not JSON {error, error_description, error_uri} (§5.2)")
+    V1_SUCCESS_BODY_NOT_CONFORMANT = ("v1 success body not conformant", Concern.BODY,
+                                      'a v1 200 that is not JSON {"results": {uuid: {"result", "details"?}}} (§5.1)')
+    V1_RESULT_KEYS_MISMATCH = ("v1 result keys not the request's uuids", Concern.BODY,
+                               ("a v1 200 whose results keys are not exactly one per request event, each its "
+                                "canonical lower-case uuid (§5.1, §8 #12)"))
+    V1_DROP_NOT_ANSWERED = ("v1 event to drop not answered drop", Concern.STATUS,
+                            "an event capture drops (a §5.1 drop tag) answered ok, warning or retry")
+    V1_VALID_EVENT_DROPPED = ("v1 valid event answered drop", Concern.STATUS,
+                              "an event capture accepts answered drop (§4.2, §5.1)")
+    V1_RESULT_DETAILS_DIFFER = ("v1 event details differ", Concern.STATUS,
+                                ("an event answered with the expected result but other details: another drop tag, "
+                                 "or person_processing_disabled missing (§5.1)"))
+    V1_REQUEST_ID_NOT_ECHOED = ("PostHog-Request-Id not echoed", Concern.BODY,
+                                "a v1 answer without the request's PostHog-Request-Id, byte for byte (§5.1)")
+    V1_RETRY_AFTER_MISSING = ("Retry-After missing on a v1 retry", Concern.BODY,
+                              "a v1 200 holding a retry result, or a 5xx, without Retry-After (§5.1, §5.2)")
+    V1_RETRY_AFTER_UNEXPECTED = ("Retry-After on a v1 answer without retry", Concern.BODY,
+                                 ("Retry-After on a v1 200 with no retry result, or on a 400, 401, 413 or 415, or "
+                                  "(newest revision) a 429 (§5.2)"))
+    V1_PREFLIGHT_METHODS = ("v1 CORS preflight methods not POST, OPTIONS", Concern.CORS,
+                            "a v1 preflight's Access-Control-Allow-Methods lacks POST or OPTIONS, or allows GET (§1)")
+    V1_UNACKNOWLEDGED_STORED = ("v1 event stored though not acknowledged", Concern.DELIVERY,
+                                ("an event answered drop or retry, one capture-v1.md drops, or one of a refused v1 "
+                                 "request, is in the store"))
     UNEXPECTED_EXCEPTION = ("unexpected exception (see its report)", Concern.SUITE,
                             "a contract test failed on something else than a Failure: the summary's label for it")
 
@@ -192,6 +227,9 @@ class Case:
     rule: str | None = None
     uuids: tuple[str, ...] = ()
     """The uuids of the events the request carries, for delivery checks."""
+    event_span: tuple[int, int, int] | None = None
+    """A load-corpus case's events as (chunk, first index, count) in its stream (:mod:`harness.load.eventids`):
+    what the load ledger records per request instead of the uuid texts."""
 
 
 @dataclass(frozen=True)

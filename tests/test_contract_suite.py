@@ -157,11 +157,15 @@ class Defect:
     """ASGI middleware over the reference app: buffers a capture request's body and lets ``handle`` depart
     from the contract; every other request (``/_harness/``, lifespan) goes through untouched."""
 
+    paths: frozenset[str] | tuple[str, ...] = V0_PATHS
+    """The capture paths (and ``methods``) whose requests ``handle`` sees; a v1 defect names v1's."""
+    methods: tuple[str, ...] = ("GET", "POST")
+
     def __init__(self, app: CaptureApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in V0_PATHS or scope["method"] not in ("GET", "POST"):
+        if scope["type"] != "http" or scope["path"] not in self.paths or scope["method"] not in self.methods:
             await self.app(scope, receive, send)
             return
         chunks = []
@@ -462,6 +466,11 @@ def test_the_suite_reports_each_defect_in_the_right_place(tmp_path: Path, defect
     expectation = DEFECTS[defect]
     with running(expectation.build(Store(tmp_path / "events.sqlite3"))) as server:
         run = run_suite(tmp_path, f"--capture-url={server.url}", "-m", expectation.markers)
+    assert_reported(run, expectation)
+
+
+def assert_reported(run: SuiteRun, expectation: Expectation) -> None:
+    """The run failed, each of the expectation's tests under its title, and nothing else failed."""
     assert run.returncode == 1, run.output[-3000:]
     failed = run.failed()
     for wanted, title in expectation.failing.items():

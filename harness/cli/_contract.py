@@ -16,7 +16,8 @@ DESCRIPTION = (
     "Run the contract suite, `pytest --pyargs harness.contract`, against --url, or against the reference "
     "endpoint started for the run. Every check names the rule, the expected and actual answer and a curl "
     "command that reproduces it; a summary per category (acceptance, rejection, edge_cases, properties, "
-    "responses, limits, delivery) ends the run. Arguments after -- go to pytest, e.g. -- -m rejection -x "
+    "responses, limits, delivery) ends the run. --protocol v1 judges capture v1 (POST /i/v1/analytics/events) in "
+    "the same categories. Arguments after -- go to pytest, e.g. -- -m rejection -x "
     "--junitxml=contract.xml. Exit status, as every capture-harness command: 0 all checks passed, 1 a check "
     "failed, 2 usage errors (a refused URL, for which nothing is sent, an unreachable URL, a TLS certificate "
     "that does not verify, bad pytest arguments); otherwise pytest's own: 3 an internal error, 5 no test selected."
@@ -32,8 +33,13 @@ is expected. Any other module imported too early (Hypothesis, were this command 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
     add_transport_options(parser)
-    parser.add_argument("--variant", choices=[v.value for v in Variant], default=Variant.MAIN.value,
-                        help="capture revision whose answers count as conformant (default main)")
+    parser.add_argument("--protocol", choices=("v0", "v1"), default="v0",
+                        help="which capture protocol to judge: v0 (default) or v1, POST /i/v1/analytics/events "
+                             "(the other protocol's tests are deselected)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME",
+                        help="capture revision whose answers count as conformant: with v0 one of "
+                             f"{', '.join(v.value for v in Variant)} (default main); with --protocol v1 an older "
+                             "revision's answer (capture-v1.md §8, the names of `serve --v1-variant`), repeatable")
     parser.add_argument("--profile", choices=PROFILE_NAMES, default=PROFILE_NAMES[0],
                         help="Hypothesis profile for the property tests (default quick)")
     parser.add_argument("--coverage", action="store_true",
@@ -47,10 +53,13 @@ def run(args: argparse.Namespace) -> int:
     import pytest  # only this command needs pytest
 
     if args.coverage:
-        from harness.contract import coverage
+        from harness.contract import coverage, v1_coverage
 
-        print("\n".join(coverage.lines()))
+        print("\n".join(v1_coverage.lines() if args.protocol == "v1" else coverage.lines()))
         return 0
+    variant_args = _variant_args(args.protocol, args.variant)
+    if variant_args is None:
+        return EXIT_USAGE
     if args.url is not None:
         try:
             check_url(args.url, allow_production=args.allow_production)
@@ -58,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"capture-harness contract: {error}", file=sys.stderr)
             return EXIT_USAGE
     argv = ["--pyargs", "harness.contract", "-p", "no:cacheprovider", "-W", _OWN_PACKAGE_NOT_REWRITTEN,
-            f"--capture-api-key={args.api_key}", f"--capture-variant={args.variant}",
+            f"--capture-api-key={args.api_key}", f"--capture-protocol={args.protocol}", *variant_args,
             f"--capture-profile={args.profile}"]
     if args.url is not None:
         argv.append(f"--capture-url={args.url}")
@@ -75,3 +84,23 @@ def run(args: argparse.Namespace) -> int:
         argv += ["-p", "harness.contract.plugin"]
     code = int(pytest.main([*argv, *args.pytest_args]))
     return EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else code  # pytest's 4 is every command's 2
+
+
+def _variant_args(protocol: str, names: list[str]) -> list[str] | None:
+    """The plugin's variant options for ``--variant NAME...``: v0's one ``--capture-variant``, v1's
+    ``--capture-v1-variant`` each; None (after saying why) for a name the protocol does not know."""
+    if protocol == "v1":
+        from harness.server.v1_capture import variants
+
+        try:
+            variants(names)
+        except ValueError as error:
+            print(f"capture-harness contract: --variant: {error}", file=sys.stderr)
+            return None
+        return [f"--capture-v1-variant={name}" for name in names]
+    known = [v.value for v in Variant]
+    if len(names) > 1 or not set(names) <= set(known):
+        print(f"capture-harness contract: --variant takes one of {', '.join(known)} with protocol v0, got "
+              f"{' '.join(names)}", file=sys.stderr)
+        return None
+    return [f"--capture-variant={names[0] if names else Variant.MAIN.value}"]

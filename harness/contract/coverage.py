@@ -5,6 +5,8 @@ test id below is one the suite collects):
 
 - :data:`CATALOGUE`: every rule of :data:`harness.spec.rules.RULES` by name;
 - :data:`SECTION_12`: every numbered rule of ``capture-contract.md`` §12, by number.
+- :data:`RECORDINGS`: every rule of :data:`harness.spec.rules.RECORDING_RULES` (``/s/``), checked by
+  ``tests/test_recordings.py``.
 
 A :class:`Coverage` names the tests by pytest node id within the suite (``test_rejection.py::test_name[params]``;
 a trailing ``*`` matches every id that starts so) and, where part or all of a rule cannot be tested from
@@ -79,7 +81,8 @@ CATALOGUE: dict[str, Coverage] = {
 """Every catalogue rule by name (a rule missing from both the derivation and :data:`_WRITTEN_OUT` gets an empty
 :class:`Coverage`, which the completeness test refuses)."""
 
-NO_V1 = "v1 (/i/v1/analytics/events) is a separate contract the harness does not cover (README: v0 only)"
+NO_V1 = ("v1 (/i/v1/analytics/events) is a separate contract, judged by the v1 suite (--capture-protocol v1) and "
+         "mapped by `capture-harness contract --coverage --protocol v1` (harness.contract.v1_coverage)")
 SERVER_STATE = "needs a state of the endpoint a client cannot bring about"
 
 SECTION_12: dict[int, Coverage] = {
@@ -151,7 +154,8 @@ SECTION_12: dict[int, Coverage] = {
     26: Coverage((f"{LIMITS}test_body_of_exactly_20_mib_is_accepted", f"{LIMITS}test_body_one_byte_over_20_mib_is_413",
                   f"{LIMITS}test_gzip_bomb_is_refused_promptly[*",
                   f"{REJECTION}test_rule_breaking_body_is_refused[event-too-large-*"),
-                 "the 25 MiB /s cap: session recordings are not covered"),
+                 "the 25 MiB /s wire cap itself: a body past 20 MiB decodes past the recordings cap anyway "
+                 "(test_recordings.py::test_payload_over_the_recordings_cap_is_413)"),
     27: Coverage((f"{RESPONSES}test_success_body_is_conformant_json[*", f"{RESPONSES}test_beacon_success_is_an_empty_204",
                   f"{ACCEPTANCE}test_beacon_success_is_204[*", f"{RESPONSES}test_error_body_matches_the_variant[*"),
                  "408, 429, 500 and 503 " + SERVER_STATE + " (a timeout, a rate limit, a failing Kafka)"),
@@ -164,12 +168,33 @@ SECTION_12: dict[int, Coverage] = {
 """Every numbered rule of ``capture-contract.md`` §12 (the contract's own "30 most important rules")."""
 
 
+RECORDINGS_TESTS = "test_recordings.py::"
+_REFUSED = f"{RECORDINGS_TESTS}test_rule_breaking_recording_is_refused"
+
+RECORDINGS: dict[str, Coverage] = {
+    "recording-payload-too-large": Coverage((f"{RECORDINGS_TESTS}test_payload_over_the_recordings_cap_is_413[*",)),
+    "recording-session-id-missing": Coverage((f"{_REFUSED}[session-id-missing]",)),
+    "recording-session-id-invalid": Coverage((f"{_REFUSED}[session-id-null]", f"{_REFUSED}[session-id-with-a-space]",
+                                              f"{_REFUSED}[session-id-of-71-characters]")),
+    "recording-distinct-id-missing": Coverage((f"{_REFUSED}[distinct-id-*",)),
+    "recording-snapshot-data-missing": Coverage((f"{_REFUSED}[snapshot-data-*",
+                                                 f"{RECORDINGS_TESTS}test_refused_recording_is_not_stored")),
+    "recording-message-too-large": Coverage((f"{RECORDINGS_TESTS}test_message_over_kafkas_limit_is_413",)),
+    "recording-sessions-merged": Coverage(
+        (f"{RECORDINGS_TESTS}test_only_the_first_event_decides[second-session-filed-under-the-first]",),
+        "capture must accept it (tested); under which session the snapshots are filed shows only in the Kafka record"),
+}
+"""Every rule of :data:`harness.spec.rules.RECORDING_RULES` (docs/recordings-contract.md); the v0 rules ``/s/``
+shares are tested there too (``test_rule_breaking_recording_is_refused``) but mapped above, on their v0 tests."""
+
+
 def lines() -> Iterator[str]:
     """The two maps as text: one rule a paragraph, its tests, and what cannot be tested and why."""
     yield "capture-harness contract coverage: the tests that fail when an endpoint breaks each rule"
     yield "(test ids within `pytest --pyargs harness.contract`; a trailing * matches every parameter)"
     sections = (("rules catalogue (harness.spec.rules)", {name: CATALOGUE[name] for name in CATALOGUE}),
-                ("capture-contract.md §12", {f"rule {number}": SECTION_12[number] for number in SECTION_12}))
+                ("capture-contract.md §12", {f"rule {number}": SECTION_12[number] for number in SECTION_12}),
+                ("recordings-contract.md", RECORDINGS))
     for title, entries in sections:
         yield ""
         yield f"== {title}: {len(entries)} rules, {sum(1 for c in entries.values() if c.tests)} with a test =="

@@ -19,12 +19,14 @@ Options (group "capture-harness"): ``--capture-url`` (default: start the referen
 port for the session, with a temporary SQLite store), ``--capture-api-key``, ``--capture-variant``,
 ``--capture-profile``, ``--capture-allow-production``, ``--capture-timeout``, and how the traffic reaches the
 target: ``--capture-ca-bundle FILE`` (certificates are verified by default, also against ``$SSL_CERT_FILE`` or
-``$REQUESTS_CA_BUNDLE``), ``--capture-insecure`` and ``--capture-header 'Name: value'`` (repeatable).
+``$REQUESTS_CA_BUNDLE``), ``--capture-insecure`` and ``--capture-header 'Name: value'`` (repeatable); the protocol:
+``--capture-protocol v0|v1`` and ``--capture-v1-variant NAME`` (:mod:`harness.contract.v1_protocol`).
 
 Fixtures (all session-scoped): ``capture_target`` (:class:`~harness.contract.target.Target`),
 ``capture_client`` (:class:`~harness.contract.client.Client`), ``capture_send(case) -> Reply``,
 ``capture_check(case, checks=REPLY_CHECKS) -> Reply``, ``capture_cases``
-(:class:`~harness.contract.cases.Cases`), ``capture_settings`` (the Hypothesis settings of the profile)
+(:class:`~harness.contract.cases.Cases`), ``capture_settings`` (the Hypothesis settings of the profile),
+``capture_v1`` (:class:`~harness.contract.v1_cases.V1Cases`, v1 requests and the judge's verdict on them)
 and ``capture_inspection`` (:class:`~harness.contract.delivery.InspectionClient`, the target's ``/_harness/``
 API: ``url``, ``client``, ``events(uuid)``, ``stats()``; skips a test when the target has none).
 """
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from harness.contract.delivery import InspectionClient
     from harness.contract.reporting import ContractSession
     from harness.contract.target import Target
+    from harness.contract.v1_cases import V1Cases
 
 _PROFILES: dict[str, dict[str, Any]] = {
     "quick": {"max_examples": 25, "derandomize": True, "database": None, "print_blob": False},
@@ -99,6 +102,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--capture-insecure", action="store_true", help="do not verify TLS certificates (warns)")
     group.addoption("--capture-header", metavar="'NAME: VALUE'", action="append", default=[],
                     help="extra header sent with every request (repeatable), e.g. 'X-Gateway-Key: s3cret'")
+    group.addoption("--capture-protocol", choices=("v0", "v1"), default=os.environ.get("CAPTURE_HARNESS_PROTOCOL") or "v0",
+                    help="which capture protocol the suite judges: v0 (/i/v0/e/, /batch/, ...; default, or "
+                         "$CAPTURE_HARNESS_PROTOCOL) or v1 (POST /i/v1/analytics/events); the other's tests are "
+                         "deselected")
+    group.addoption("--capture-v1-variant", metavar="NAME", action="append", default=[],
+                    help="with --capture-protocol v1: judge by an older revision's answer NAME (capture-v1.md §8; "
+                         "repeatable; the names of `capture-harness serve --v1-variant`)")
     group.addoption("--capture-inspect-token", metavar="TOKEN",
                     default=os.environ.get("CAPTURE_HARNESS_INSPECT_TOKEN") or None,
                     help="token of the target's /_harness/ inspection API, sent on inspection requests only "
@@ -108,7 +118,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in CATEGORIES.items():
         config.addinivalue_line("markers", f"{name}: capture contract suite: {description}")
+    config.addinivalue_line("markers", "capture_protocol(name): a contract test run only under --capture-protocol name")
     _check_options(config)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the contract tests of the other protocol (:func:`harness.contract.v1_protocol.deselect`)."""
+    if any(_is_contract_test(item) for item in items):  # a plain session imports nothing more
+        from harness.contract import v1_protocol
+
+        v1_protocol.deselect(config, items)
 
 
 def _check_options(config: pytest.Config) -> None:
@@ -129,6 +148,10 @@ def _check_options(config: pytest.Config) -> None:
             "that implements that variant")
     if config.getoption("capture_timeout") <= 0:
         raise pytest.UsageError("capture-harness: --capture-timeout must be a positive number of seconds")
+    if config.getoption("capture_v1_variant"):
+        from harness.contract import v1_protocol
+
+        v1_protocol.check(config)
     _transport(config)  # a malformed header or an unreadable bundle: a usage error now
     if config.getoption("capture_insecure"):
         import sys
@@ -164,11 +187,13 @@ def _is_contract_test(item: pytest.Item) -> bool:
 
 def _contract_session(config: pytest.Config) -> ContractSession:
     """The session's :class:`~harness.contract.reporting.ContractSession`, registered on first use."""
+    from harness.contract import v1_protocol
     from harness.contract.reporting import ContractSession
 
     found = config.pluginmanager.get_plugin(_SESSION)
     if found is None:
         found = ContractSession()
+        found.notes = v1_protocol.notes(config)
         config.pluginmanager.register(found, _SESSION)
     assert isinstance(found, ContractSession)
     return found
@@ -189,7 +214,8 @@ def capture_target(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     url = config.getoption("capture_url")
     stop: Callable[[], None] | None = None
     if url is None:
-        url, stop, token = _start_embedded(tmp_path_factory.mktemp("capture-harness-endpoint"))
+        url, stop, token = _start_embedded(tmp_path_factory.mktemp("capture-harness-endpoint"),
+                                           config.getoption("capture_v1_variant"))
         config.option.capture_inspect_token = token  # what the session's inspection requests send
     else:
         url = check_url(url, allow_production=config.getoption("capture_allow_production"))
@@ -313,6 +339,14 @@ def capture_cases(capture_target: Target) -> Cases:
 
 
 @pytest.fixture(scope="session")
+def capture_v1(capture_target: Target, pytestconfig: pytest.Config) -> V1Cases:
+    """Builds tagged v1 requests and their cases, judged by the selected ``--capture-v1-variant`` names."""
+    from harness.contract.v1_cases import V1Cases
+
+    return V1Cases(capture_target, frozenset(pytestconfig.getoption("capture_v1_variant")))
+
+
+@pytest.fixture(scope="session")
 def capture_settings(pytestconfig: pytest.Config) -> settings:
     """The Hypothesis settings of ``--capture-profile``, to decorate a property test's inner function."""
     return _hypothesis_settings(pytestconfig.getoption("capture_profile"))
@@ -346,8 +380,9 @@ def _inspect_headers(config: pytest.Config) -> dict[str, str]:
     return inspect_headers(config.getoption("capture_inspect_token"))
 
 
-def _start_embedded(folder: Path) -> tuple[str, Callable[[], None], str]:
-    """The embedded endpoint's URL, how to stop it, and the inspection token it requires."""
+def _start_embedded(folder: Path, v1_variants: list[str]) -> tuple[str, Callable[[], None], str]:
+    """The embedded endpoint's URL, how to stop it, and the inspection token it requires; it answers v1 by the
+    selected ``v1_variants`` (the reference endpoint has them all)."""
     from harness.server import (  # uvicorn and the store only when the embedded endpoint runs
         CaptureApp,
         Store,
@@ -357,7 +392,7 @@ def _start_embedded(folder: Path) -> tuple[str, Callable[[], None], str]:
 
     store = Store(folder / "events.sqlite3")
     token = new_token()
-    server = start(CaptureApp(store, inspect_token=token))
+    server = start(CaptureApp(store, inspect_token=token, v1_variants=v1_variants))
 
     def stop() -> None:
         server.stop()

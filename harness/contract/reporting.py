@@ -93,6 +93,8 @@ class ContractSession:
         self.target: Target | None = None
         self.outcomes: dict[str, Counter[str]] = {}
         self.titles: dict[str, Counter[Title]] = {}
+        self.notes: list[str] = []
+        """Lines the summary prints under the target: the protocol judged, tests deselected and why."""
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -134,6 +136,8 @@ class ContractSession:
         terminalreporter.write_sep("=", "capture-harness contract summary")
         if self.target is not None:
             write(f"target: {self.target.describe()}")
+        for note in self.notes:
+            write(note)
         write(f"run id: {self.run_id} (every event: properties.{RUN_PROPERTY} = run id, "
               f"distinct_id prefixed {DISTINCT_ID_PREFIX!r})")
         write(f"{'category':<12} {'passed':>7} {'failed':>7} {'skipped':>8} {'errors':>7}")
