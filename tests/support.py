@@ -1,18 +1,22 @@
-"""Helpers shared by the test modules: the shared fixtures folder, one-off requests and a ``capture-harness serve``
-subprocess."""
+"""Helpers shared by the test modules: the shared fixtures folder, one-off requests, a ``capture-harness serve``
+subprocess and a real Chromium."""
 
 from __future__ import annotations
 
 import base64
 import http.client
+import importlib.util
 import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import pytest
 
 from harness.server import process
 from harness.wire import FORM_CONTENT_TYPE
@@ -21,6 +25,33 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
 """The project's read-only recorded requests, beside the checkout (tests skip when it is absent)."""
 DUMP = FIXTURES / "posthog-requests-dump.jsonl"
+ARTIFACTS = REPO / "out" / "test-artifacts"
+"""Where the browser tests leave their screenshots (git-ignored with ``out/``)."""
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run")
+"""Without the background-networking flags Chromium's own connections (refused on a closed network) stall it."""
+ENABLE_CHROMIUM = ("install Debian's chromium (`apt-get install chromium`, or `.ci/install-browser`) and Playwright "
+                   "(`.venv/bin/pip install playwright`); `make test` installs both when apt-get is available")
+
+
+@contextmanager
+def chromium(*args: str) -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (``executable_path``: Playwright's own browser download is never
+    used), with ``args`` beside :data:`CHROMIUM_ARGS`; skips the test, saying how to enable it, without it."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"browser tests need {CHROMIUM}: {ENABLE_CHROMIUM}")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip(f"browser tests need the playwright package: {ENABLE_CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *args])
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def request(url: str, method: str, target: str, body: bytes | None = None,

@@ -35,7 +35,8 @@ def _loaded_after(statement: str, watched: tuple[str, ...] = HEAVY) -> list[str]
 
 
 @pytest.mark.parametrize("module", ["harness", "harness.wire", "harness.spec.body", "harness.load",
-                                    "harness.contract", "harness.contract.plugin"])
+                                    "harness.contract", "harness.contract.plugin", "harness.apptest",
+                                    "harness.apptest.fixtures", "harness.apptest.endpoint"])
 def test_light_modules_import_no_heavy_dependency(module: str) -> None:
     assert _loaded_after(f"import {module}") == []
 

@@ -13,7 +13,6 @@ how to enable them.
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import re
 import shlex
@@ -31,12 +30,9 @@ from harness.load import files, latency
 from harness.load.options import LoadOptions, Thresholds
 from harness.load.report import read_history, write_report
 from harness.load.summary import replay_command
+from tests.support import ARTIFACTS, chromium
 
 SECTIONS = ("verdict", "run", "over-time", "percentiles", "errors", "delivery", "replay", "files")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "out" / "test-artifacts"
 HISTORY_HEADER = ("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,"
                   "99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,"
                   "Total Average Response Time,Total Min Response Time,Total Max Response Time,"
@@ -197,22 +193,10 @@ def test_the_replay_command_is_accepted_by_the_command_line_and_holds_no_secret(
 # --- in a real browser ------------------------------------------------------------------------------------
 
 
-ENABLE = ("install Debian's chromium (`apt-get install chromium`, or `.ci/install-browser`) and Playwright "
-          "(`.venv/bin/pip install playwright`); `make test` installs both when apt-get is available")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        pytest.skip(f"browser tests need {CHROMIUM}: {ENABLE}")
-    if importlib.util.find_spec("playwright") is None:
-        pytest.skip(f"browser tests need the playwright package: {ENABLE}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Watched:
