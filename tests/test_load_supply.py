@@ -3,15 +3,23 @@ of the reader, deterministic per seed, chunks deleted once read, nothing left wh
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import itertools
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 from harness.checks import Case
-from harness.load import corpus, supply
+from harness.generate import model, seeded
+from harness.generate.choices import SeededChoices, weighted
+from harness.generate.traffic import BODY_KINDS, Traffic
+from harness.load import corpus, scenarios, supply
 from harness.load.supply import Supply
+from harness.spec.jsontext import to_json
+from harness.wire import encode
 from tests.support import wait_for
 
 KEY = "phc_SUPPLYKEY123456789"
@@ -116,3 +124,45 @@ def test_the_generator_stops_and_cleans_up_when_its_reader_is_killed(tmp_path: P
             reader.wait()
     assert list(tmp_path.iterdir()) == []
     assert os.environ.get(supply.KEY_VARIABLE) is None  # the key went to the child's environment only
+
+
+GOLDEN_LINES = {"capture": "a64c59269df595b4", "batch": "6997457d79e829da", "identify": "ad3681ee6fb5cf62",
+                "alias": "8d843060d22b65fb", "groupidentify": "2bc5a1ce293f2c45", "mixed": "9f8251748b7e1efd"}
+GOLDEN_WIRE = {"capture": "299720b8433be1f1", "batch": "6b67b569abe181fb", "browser": "a175f46b151fa514",
+               "browser_legacy": "ca25949d2bcadef2", "identify_alias": "7909a6083c28f9ad", "mixed": "66fe57f5a86cf012"}
+
+
+def test_the_generators_output_per_seed_is_unchanged() -> None:
+    """The supply's generator was made faster (weights summed once, times and uuid texts formatted more
+    cheaply, a fast path through the encoder) on the promise that a seed still gives the same bytes: the
+    bodies of every kind (what ``capture-harness generate`` writes) and the requests every v0 scenario plans,
+    as before those changes.
+    A change of the model that is meant to change the traffic updates these digests."""
+    lines = {kind: hashlib.sha256(b"\n".join(line.data for line in seeded.valid_lines(kind, 500, seed=7)))
+             for kind in BODY_KINDS}
+    assert {kind: digest.hexdigest()[:16] for kind, digest in lines.items()} == GOLDEN_LINES
+    wire = {}
+    for scenario in GOLDEN_WIRE:  # the v0 scenarios: a v1 request is not encoded by harness.wire.encode
+        digest, traffic = hashlib.sha256(), Traffic(SeededChoices(7), token="phc_x")
+        for _ in range(200):
+            planned = scenarios.plan(traffic, scenario)
+            request = encode(to_json(planned.body), planned.encoding, planned.path, query=dict(planned.query))
+            digest.update(f"{planned.name} {request.method} {request.target} {sorted(request.headers.items())}\n"
+                          .encode() + request.body)
+        wire[scenario] = digest.hexdigest()[:16]
+    assert wire == GOLDEN_WIRE
+
+
+def test_the_generators_fast_paths_agree_with_the_slow_ones() -> None:
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    rng = random.Random(3)
+    edges = [0, 999, 1000, -1, model.START_MS, 253_402_300_799_999]  # the epoch, a day's end, 9999-12-31
+    for ms in edges + [rng.randint(-10**12, 10**14) for _ in range(2000)]:
+        micros, moment = rng.randint(0, 999), epoch + dt.timedelta(milliseconds=ms)
+        assert model.iso_ms_z(ms) == moment.isoformat(timespec="milliseconds")[:-6] + "Z"
+        assert model.iso_python(ms, micros) == (moment + dt.timedelta(microseconds=micros)).isoformat()
+        assert model.iso_python(ms) == moment.isoformat()
+    table = [("a", 1), ("b", 0)]
+    assert weighted(SeededChoices(1), table) == "a"
+    table[:] = [("a", 0), ("b", 1)]  # a list may change between draws: its weights are read again
+    assert weighted(SeededChoices(1), table) == "b"

@@ -40,12 +40,30 @@ class Choices(Protocol):
 
 def weighted(c: Choices, table: Sequence[tuple[T, int]]) -> T:
     """One of ``table``'s items, each as likely as its integer weight."""
-    roll = c.integer(1, sum(weight for _, weight in table))
+    roll = c.integer(1, _total(table))
     for item, weight in table:
         roll -= weight
         if roll <= 0:
             return item
     raise AssertionError("the weights cover every roll")
+
+
+_TOTALS: dict[int, tuple[Sequence[tuple[Any, int]], int]] = {}
+"""Sum of the weights of each table :func:`weighted` has seen, by identity: the model's tables are module
+constants and the generator draws from them millions of times (summing them was 8% of its time)."""
+_MOST_TABLES = 256
+
+
+def _total(table: Sequence[tuple[Any, int]]) -> int:
+    known = _TOTALS.get(id(table))
+    if known is not None and known[0] is table:
+        return known[1]
+    total = sum(weight for _, weight in table)
+    if isinstance(table, tuple):  # a list could change its weights: summed every time
+        if len(_TOTALS) >= _MOST_TABLES:  # tables made on the fly: the cache stays bounded
+            _TOTALS.clear()
+        _TOTALS[id(table)] = (table, total)  # the table is kept, so its id is not reused while it is cached
+    return total
 
 
 class SeededChoices:

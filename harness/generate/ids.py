@@ -22,5 +22,5 @@ def uuid7_text(ms: int, bits74: int) -> str:
 
 
 def hyphenate(value: int) -> str:
-    h = "%032x" % value
+    h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -30,13 +30,16 @@ OPTION_SENTINELS = (("$process_person_profile", "process_person_profile"), ("$co
 class V1Traffic:
     """Seeded v1 requests; every decision goes through ``choices`` (the same model as :class:`Traffic`)."""
 
-    def __init__(self, choices: Choices, token: str = DEFAULT_TOKEN, sdk: str | None = None) -> None:
+    def __init__(self, choices: Choices, token: str = DEFAULT_TOKEN, sdk: str | None = None,
+                 traffic: Traffic | None = None) -> None:
+        """``traffic``: the model state (people, clock) to draw from, when the caller shares one with other
+        steps, as the load corpus does (its steps all take one :class:`Traffic`); a new one by default."""
         if sdk is not None and sdk not in SDKS:
             raise ValueError(f"unknown sdk {sdk!r}; choose one of: {', '.join(SDKS)}")
         self.c = choices
         self.token = token
         self.sdk = sdk
-        self.traffic = Traffic(choices, token=token)
+        self.traffic = traffic if traffic is not None else Traffic(choices, token=token)
 
     def request(self, size: int) -> dict[str, Any]:
         """One request of ``size`` events of one backend user, as that user's SDK sends it."""

@@ -6,7 +6,9 @@ and the event uuids beside them), sends it and checks the answer against that sa
 in chunks of :data:`CHUNK_SIZE`; chunk ``n`` of a stream is generated from its own seed
 (scenario, seed, stream, chunk), so every chunk is reproducible alone, a seeded run replays the same
 traffic, and every event in it has a fresh uuid.  Each Locust process reads its own stream (``stream`` =
-the worker index), so workers never send the same event.
+the worker index), so workers never send the same event.  That uuid is restamped with the event's place
+(run tag, stream, chunk, index: :mod:`harness.load.eventids`) and each case carries its events' span
+(chunk, first index, count), so the delivery ledger records a request as a range of bits, never as strings.
 
 **The supply** (:mod:`harness.load.supply`) makes the chunks lazily, at the pace they are sent, so its cost
 does not depend on the run's length.  Choice and why (measured on a 2-core machine): one core generates a
@@ -31,14 +33,17 @@ of whole corpora reached gigabytes).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from harness.checks import Case, case_for
 from harness.generate.choices import SeededChoices
 from harness.generate.traffic import Traffic
-from harness.load import scenarios
+from harness.load import eventids, scenarios, v1_answers
+from harness.spec.body import events_of
 from harness.wire import WireRequest, expected_outcome
 
 CHUNK_SIZE = 1000
@@ -57,23 +62,42 @@ def _chunk_seed(scenario: str, seed: int, stream: int, chunk: int) -> int:
 
 
 def generate_chunk(scenario: str, seed: int, stream: int, chunk: int, api_key: str) -> list[Case]:
-    """Chunk ``chunk`` of a request stream, generated from scratch."""
+    """Chunk ``chunk`` of a request stream, generated from scratch, its event uuids restamped with their
+    place (:func:`_restamp`)."""
     traffic = Traffic(SeededChoices(_chunk_seed(scenario, seed, stream, chunk)), token=api_key)
-    cases = []
+    tag = eventids.run_tag(scenario, seed)
+    cases, index = [], 0
     for _ in range(CHUNK_SIZE):
         planned = scenarios.plan(traffic, scenario)
-        status = expected_outcome(planned.encoding, planned.path)
-        assert status is not None
-        cases.append(case_for(planned.name, planned.body, path=planned.path, encoding=planned.encoding,
-                              expect=status, query=dict(planned.query)))
+        first, index = index, _restamp(planned.body, tag, stream, chunk, index)
+        if planned.headers:  # v1: the SDK's own headers and Content-Encoding, no v0 encoding
+            case = v1_answers.request_case(planned.name, planned.path, dict(planned.headers), planned.body)
+        else:
+            status = expected_outcome(planned.encoding, planned.path)
+            assert status is not None
+            case = case_for(planned.name, planned.body, path=planned.path, encoding=planned.encoding,
+                            expect=status, query=dict(planned.query))
+        cases.append(replace(case, event_span=(chunk, first, index - first)))
     return cases
+
+
+def _restamp(body: Any, tag: int, stream: int, chunk: int, index: int) -> int:
+    """Give the events of ``body`` (in place, before it is encoded) the uuids :mod:`harness.load.eventids`
+    derives from their place, numbered from ``index``; the next free index.  Only the load corpus does this:
+    ``capture-harness generate`` keeps the model's uuids."""
+    for event in events_of(body):
+        if isinstance(event, dict) and isinstance(event.get("uuid"), str) and event["uuid"]:
+            event["uuid"] = eventids.derive(event["uuid"], tag, stream, chunk, index)
+            index += 1
+    return index
 
 
 def encode(cases: list[Case]) -> bytes:
     """One JSON line of metadata, then the bodies back to back: loading is one parse and some slicing.  (A
     corpus case breaks no rule, so ``rule`` is not stored.)"""
     meta = [{"name": c.name, "method": c.request.method, "target": c.request.target, "headers": c.request.headers,
-             "expect": c.expect_status, "uuids": c.uuids, "size": len(c.request.body)} for c in cases]
+             "expect": c.expect_status, "uuids": c.uuids, "span": c.event_span, "size": len(c.request.body)}
+            for c in cases]
     return orjson.dumps(meta) + b"\n" + b"".join(c.request.body for c in cases)
 
 
@@ -83,7 +107,9 @@ def decode(data: bytes) -> list[Case]:
     for item in orjson.loads(head):
         end = offset + item["size"]
         request = WireRequest(item["method"], item["target"], item["headers"], bodies[offset:end])
-        cases.append(Case(item["name"], request, item["expect"], uuids=tuple(item["uuids"])))
+        span = item["span"]
+        cases.append(Case(item["name"], request, item["expect"], uuids=tuple(item["uuids"]),
+                          event_span=None if span is None else (span[0], span[1], span[2])))
         offset = end
     if offset != len(bodies):
         raise ValueError("truncated chunk")

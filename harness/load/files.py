@@ -12,8 +12,8 @@ from __future__ import annotations
 FINAL_STATS = "locust-final.json"
 """The run's final stats, per request name and aggregated, and its errors; written when Locust quits."""
 
-LEDGER_GLOB = "ledger-*.jsonl"
-"""Each Locust process's delivery ledger (``*``: its pid)."""
+LEDGER_GLOB = "ledger-*.bin"
+"""Each Locust process's delivery ledger of each scenario (``*``: its pid, scenario and stream)."""
 
 FAILURES_GLOB = "failures-*.jsonl"
 """Each Locust process's failure details and curl commands (``*``: its pid)."""
@@ -25,6 +25,13 @@ LATENCY_HLOG = "latency.hlog"
 LATENCY_PLOT = "latency.svg"
 """The HdrHistogram percentile plot (both models)."""
 LATENCY_GLOB = "latency.*"
+
+WORKERS = "workers.json"
+"""A master's workers (index, host, requests, files received), kept up to date by :mod:`harness.load.distributed`."""
+WORKER_STATE = "worker-*.json"
+"""Each worker process's own record (``*``: its pid): its master, the files it shipped, whether confirmed."""
+MASTER_MARKER = ".capture-harness-master"
+"""A master's token while it runs: a worker that finds it in its own report directory shares the folder."""
 
 SUMMARY = "summary.json"
 HTML_REPORT = "report.html"

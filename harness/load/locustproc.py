@@ -10,7 +10,8 @@ share), so a Ctrl-C at the terminal reaches only ``capture-harness``, which then
 3. whatever is left in the group once the main process has exited is killed before that process is
    reaped (so its group id cannot have been reused), whether the run was cancelled or not.
 
-A run that outlives its planned duration by :data:`LATE_S` is stopped the same way, without the grace.
+A run that outlives its planned duration by :data:`LATE_S` is stopped the same way, without the grace, and
+so is one its caller abandons (a worker that never reached its master: :mod:`harness.load.cluster`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from harness.load.cancel import Cancel
@@ -36,10 +37,14 @@ POLL_S = 0.2
 
 KILLED_LATE = -9
 """The exit status reported for a Locust stopped for being late."""
+ABANDONED = -100
+"""The exit status reported for a Locust stopped because ``abandon`` said so."""
 
 
-def run(command: Sequence[str], environment: Mapping[str, str], log: Path, duration_s: float, cancel: Cancel) -> int:
-    """Run Locust to its end, or until ``cancel`` or lateness stops it; its exit status."""
+def run(command: Sequence[str], environment: Mapping[str, str], log: Path, duration_s: float, cancel: Cancel,
+        abandon: Callable[[], bool] | None = None) -> int:
+    """Run Locust to its end, or until ``cancel``, lateness or ``abandon()`` (asked every :data:`POLL_S`) stops
+    it; its exit status."""
     with log.open("w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=dict(environment),
                                    start_new_session=True)
@@ -52,6 +57,9 @@ def run(command: Sequence[str], environment: Mapping[str, str], log: Path, durat
             if time.monotonic() > late:
                 _stop(process.pid, None)
                 return KILLED_LATE
+            if abandon is not None and abandon():
+                _stop(process.pid, None)
+                return ABANDONED
     finally:
         _kill_group(process.pid)  # leftovers (workers whose master died) before reaping frees the group id
         process.wait()

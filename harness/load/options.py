@@ -1,6 +1,7 @@
 """What a ``capture-harness load`` run is asked to do, as plain data: the run reads it, its summary reports
-and judges it, and the command line builds it.  A setting the run cannot start with raises
-:class:`UsageError` (exit status 2)."""
+and judges it, and the command line builds it (:class:`LoadOptions`; a worker for a master on another
+machine, :class:`WorkerOptions`).  A setting the run cannot start with raises :class:`UsageError` (exit
+status 2)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,43 @@ class Thresholds:
                              f"got {self.max_missed!r}")
 
 
+LOCUST_MASTER_PORT = 5557
+"""Locust's default ``--master-bind-port`` / ``--master-port``."""
+
+
+@dataclass(frozen=True)
+class Master:
+    """``--master``: this machine runs Locust's master (and the endpoint check), no users; workers on other
+    machines connect to it (:mod:`harness.load.cluster`)."""
+
+    expect_workers: int
+    bind_host: str = "*"
+    bind_port: int = LOCUST_MASTER_PORT
+    max_wait_s: float = 60.0
+    """How long the master waits for ``expect_workers`` to connect before it gives up (exit 1)."""
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """``--worker``: Locust workers on this machine for a master elsewhere, which sends them the run's
+    scenario settings (seed, API key, target, users, duration); their files travel back to it."""
+
+    master_host: str
+    master_port: int
+    scenario: str
+    report_dir: Path
+    """Where this machine's worker files go (ledgers, failures, ``locust.log``) before they are shipped."""
+    processes: int = 1
+    max_duration_s: int = 24 * 3600
+    """The most this worker runs, whatever the master says (``-t``; the master normally ends it sooner)."""
+    connect_s: float = 60.0
+    """How long to try to reach the master before giving up (exit 1)."""
+    bodies_dir: Path = corpus.FAILED_BODIES_DIR
+    ca_bundle: Path | None = None
+    """The CAs this machine trusts for an https:// target (a path on the master's machine means nothing here)."""
+    locust_args: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     url: str | None
@@ -69,3 +107,8 @@ class LoadOptions:
     inspect_token: str | None = None
     """The token of the target's ``/_harness/`` API, sent on inspection requests only; without ``url`` the
     reference endpoint started for the run requires it."""
+    master: Master | None = None
+    """``--master``: Locust's master for workers elsewhere, instead of users on this machine (``processes`` is
+    then the number of workers: the streams they replay, as ``--processes`` would on one machine)."""
+    serve_host: str = "127.0.0.1"
+    """Where the reference endpoint started for the run listens (and how the workers are told to reach it)."""

@@ -36,6 +36,7 @@ from typing import Any
 
 from harness._data import data_file
 from harness.load import (
+    cluster,
     corpus,
     files,
     housekeeping,
@@ -94,11 +95,17 @@ def run(options: LoadOptions) -> int:
         else:  # cancelled before Locust started: nothing to judge
             outcome.update(checks=[], verdict={"passed": False, "reasons": []}, broken_thresholds=[])
         outcome.update(_cancellation(cancel, ran, options))
+        if options.master is not None:  # the workers who took part; fewer than expected, or without files, fail
+            outcome["workers"], missing = cluster.workers_report(report_dir, options.master)
+            outcome["verdict"] = {**outcome["verdict"], "passed": outcome["verdict"]["passed"] and not missing,
+                                  "reasons": [*outcome["verdict"]["reasons"], *missing]}
         if cancel.cancelled:  # what ran may have met every check, but the run did not: no pass
             outcome["verdict"] = {**outcome["verdict"], "passed": False, "cancelled": True}
         (report_dir / files.SUMMARY).write_text(json.dumps(outcome, indent=2) + "\n")
         report.write_report(report_dir)
         print(summary.render(outcome), flush=True)
+        if "workers" in outcome:
+            print(cluster.render(outcome["workers"]), flush=True)
     housekeeping.enforce_caps(options.corpus_dir, options.bodies_dir)
     if cancel.cancelled:
         return cancel.exit_status
@@ -130,7 +137,8 @@ def _execute(options: LoadOptions, seed: int, cancel: Cancel) -> _Ran:
                 corpus_dir = stack.enter_context(_corpus_dir(options))
                 ran.url = stack.enter_context(_endpoint(options))
                 options = dataclasses.replace(options, corpus_dir=corpus_dir)
-                _prepare(options, seed)
+                if options.master is None:  # a master's workers make their own streams
+                    _prepare(options, seed)
             cancel.phase = "run"
             started_ms, started = int(time.time() * 1000), time.monotonic()
             ran.locust_status = _run_locust(options, ran.url, seed, cancel)
@@ -160,7 +168,7 @@ def _clear(report_dir: Path) -> None:
         raise UsageError(f"--report-dir {report_dir}: cannot create it ({error.strerror or error}); it must be "
                          "a directory") from None
     for glob in (files.LEDGER_GLOB, files.FAILURES_GLOB, files.FINAL_STATS, files.LATENCY_GLOB,
-                 f"{files.CSV_PREFIX}_*.csv"):
+                 f"{files.CSV_PREFIX}_*.csv", files.WORKERS, files.WORKER_STATE, files.MASTER_MARKER):
         for stale in report_dir.glob(glob):
             stale.unlink()
 
@@ -232,7 +240,7 @@ def _endpoint(options: LoadOptions) -> Iterator[str]:
             # in a session of its own (setsid execs it, so its pid is the server's): a Ctrl-C at the terminal
             # must not stop it before the run has read back what it stored; the run stops it on the way out
             server = ServeProcess(db=Path(store) / "store.sqlite3", log=log, prefix=_OWN_SESSION,
-                                  inspect_token=options.inspect_token)
+                                  inspect_token=options.inspect_token, args=("--host", options.serve_host))
         except ServeError as error:
             raise UsageError(f"the reference endpoint did not start: {error} (see {log})") from None
         with server:
@@ -289,7 +297,9 @@ def _run_locust(options: LoadOptions, url: str, seed: int, cancel: Cancel) -> in
         "--capture-corpus-dir", str(options.corpus_dir),
         "--capture-bodies-dir", str(options.bodies_dir),
     ]
-    if options.processes > 1:
+    if options.master is not None:  # its processes are the workers elsewhere
+        command += cluster.master_arguments(options.master)
+    elif options.processes > 1:
         command += ["--processes", str(options.processes)]
     if options.arrival_rate:
         command += ["--capture-arrival-rate", str(options.arrival_rate), "--capture-ramp", str(options.ramp_s)]
@@ -298,12 +308,15 @@ def _run_locust(options: LoadOptions, url: str, seed: int, cancel: Cancel) -> in
     environment = {**os.environ, "CAPTURE_HARNESS_API_KEY": options.api_key,  # not on a command line
                    **transport.locust_environment(options)}  # --header, --ca-bundle, --insecure
     model = f", open model {options.arrival_rate:g} req/s" if options.arrival_rate else ""
+    model += f", on {options.master.expect_workers} workers" if options.master is not None else ""
     print(f"load: scenario {options.scenario}, {options.users} users{model}, {options.duration_s}s against {url} "
           f"(seed {seed}, api key {mask_token(options.api_key)}); Locust output: {report_dir / files.LOCUST_LOG}",
           file=sys.stderr)
     history, started = progress.StatsHistory(report_dir), time.time()
-    with progress.Ticker(options.progress_s, lambda: progress.run_line(history, options.duration_s, started)):
-        status = locustproc.run(command, environment, report_dir / files.LOCUST_LOG, options.duration_s, cancel)
+    with progress.Ticker(options.progress_s, lambda: cluster.waiting_line(report_dir, options.master, started)
+                         or progress.run_line(history, options.duration_s, started)):
+        status = locustproc.run(command, environment, report_dir / files.LOCUST_LOG,
+                                options.duration_s + cluster.allowance_s(options.master), cancel)
     if history.read() is not None:
         progress.say(progress.run_line(history, options.duration_s, started))  # the last figures
     if cancel.cancelled:

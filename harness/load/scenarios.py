@@ -13,6 +13,9 @@ traffic; the encodings follow what the SDKs put on the wire (capture-contract.md
 - ``browser_legacy``: older posthog-js (1.78-era, the recorded fixtures of §9.1): bare arrays gzipped
   with ``?compression=gzip-js``, and single events as a form ``data=`` of base64;
 - ``identify_alias``: visitors logging in (``$identify``), being aliased and group-identified;
+- ``v1``: posthog-python (up to 100 events, mostly identity, some gzip or deflate) and posthog-node (up to 20,
+  mostly gzip) posting to ``/i/v1/analytics/events`` with their v1 headers (:mod:`harness.generate.v1`);
+  their answers' per-event results drive the SDKs' retries (:mod:`harness.load.v1_answers`);
 - ``mixed``: all of the above in :data:`MIXED`'s proportions.
 """
 
@@ -24,8 +27,11 @@ from typing import Any
 
 from harness.generate.choices import weighted
 from harness.generate.traffic import Traffic
+from harness.generate.v1 import SDKS, V1Traffic
 
-SCENARIOS: tuple[str, ...] = ("capture", "batch", "browser", "browser_legacy", "identify_alias", "mixed")
+SCENARIOS: tuple[str, ...] = ("capture", "batch", "browser", "browser_legacy", "identify_alias", "mixed", "v1")
+PER_EVENT = frozenset({"v1"})
+"""Scenarios whose answers say per event what became of each (their ledger: :class:`harness.load.outcomes.OutcomeLedger`)."""
 POSTHOG_JS_VERSION = "1.449.2"
 """The posthog-js release whose requests ``browser`` reproduces (its ``ver`` query parameter)."""
 
@@ -43,6 +49,9 @@ class Planned:
     body: Any
     query: tuple[tuple[str, str], ...] = ()
     """Query parameters after the encoding's own, in order (see :func:`harness.wire.encode`)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """A v1 request's headers, as its SDK sends them (``Content-Encoding`` says how ``body`` goes on the wire;
+    ``encoding`` is then ``v1``): no v0 encoding applies (:func:`harness.load.corpus.generate_chunk`)."""
 
 
 Step = Callable[[Traffic], Planned]
@@ -111,12 +120,32 @@ def _groupidentify(traffic: Traffic) -> Planned:
     return Planned("groupidentify json", "/i/v0/e/", "json", traffic.groupidentify())
 
 
+V1_PATH = "/i/v1/analytics/events"
+
+
+def _v1(traffic: Traffic, sdk: str, most: int) -> Planned:
+    """A v1 batch of 1 to ``most`` events, named by SDK and wire encoding (``identity``: uncompressed)."""
+    request = V1Traffic(traffic.c, traffic.token, sdk, traffic).request(traffic.c.integer(1, most))
+    headers = request["headers"]
+    name = f"v1 {SDKS[sdk][0]} {headers.get('Content-Encoding', 'identity')}"
+    return Planned(name, V1_PATH, "v1", request["body"], headers=tuple(headers.items()))
+
+
+def _v1_python(traffic: Traffic) -> Planned:
+    return _v1(traffic, "python", 100)  # flush_at 100
+
+
+def _v1_node(traffic: Traffic) -> Planned:
+    return _v1(traffic, "node", 20)  # flushAt 20 (maxBatchSize 100), as in the batch scenario
+
+
 WEIGHTS: dict[str, tuple[tuple[Step, int], ...]] = {
     "capture": ((_single, 1),),
     "batch": ((_python_batch, 1), (_node_batch, 1)),
     "browser": ((_browser_gzip, 6), (_browser_json, 1), (_browser_retry, 1), (_browser_beacon, 2)),
     "browser_legacy": ((_browser_flush, 3), (_browser_form, 1)),
     "identify_alias": ((_identify, 6), (_alias, 3), (_groupidentify, 2)),
+    "v1": ((_v1_python, 1), (_v1_node, 1)),
     "mixed": ((_browser_gzip, 32), (_browser_json, 4), (_browser_retry, 4), (_browser_beacon, 10), (_python_batch, 12),
               (_node_batch, 12), (_single, 14),
               (_identify, 6), (_alias, 3), (_groupidentify, 3)),

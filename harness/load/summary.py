@@ -144,7 +144,19 @@ def _delivery_line(delivery: Mapping[str, Any]) -> str:
     if not delivery["checked"]:
         return f"{counted} (not checked: {delivery.get('unchecked') or 'the target has no /_harness/ inspection API'})"
     return (f"{counted}, {delivery['stored']:,} stored, {delivery['lost']:,} lost after acknowledgement, "
-            f"{delivery['duplicated']:,} duplicated, {delivery['unexpected']:,} unexpected")
+            f"{delivery['duplicated']:,} duplicated, {delivery['unexpected']:,} unexpected") + _per_event_line(delivery)
+
+
+def _per_event_line(delivery: Mapping[str, Any]) -> str:
+    """v1's per-event figures, on a line of their own (nothing when no answer was per-event)."""
+    figures = delivery.get("per_event")
+    if not figures:
+        return ""
+    tags = ", ".join(f"{count:,} {tag or 'untagged'}" for tag, count in figures["drops_by_tag"].items())
+    stored = f", {figures['stored_after_drop']:,} stored after drop" if delivery["checked"] else ""
+    return (f"\nper event: {figures['dropped']:,} dropped{f' ({tags})' if tags else ''}{stored}; "
+            f"{figures['retried']:,} retry answers, {figures['resolved_retries']:,} retried events resolved, "
+            f"{figures['unresolved_retries']:,} unresolved at the end, {figures['retries_given_up']:,} given up")
 
 
 def replay_command(options: LoadOptions, seed: int) -> str:

@@ -1,8 +1,8 @@
 """A load run's checks and verdict: every check that was applied, its limit, its figure and whether it passed.
 
 A run fails by default when any request failed (like Locust's ``--exit-code-on-error``), when no request
-got an answer at all, when an acknowledged event was not stored and, in the open model, when any planned
-send was missed.  ``--max-error-rate`` and ``--max-missed`` set those tolerances; the latency and rate
+got an answer at all, when an acknowledged event was not stored (or, for v1, an event answered ``drop`` was)
+and, in the open model, when any planned send was missed.  ``--max-error-rate`` and ``--max-missed`` set those tolerances; the latency and rate
 thresholds are checked only when given.  Only the checks applied are listed, so the summary never claims a
 threshold that was not set.
 
@@ -79,6 +79,10 @@ def checks(thresholds: Thresholds, stats: list[dict[str, Any]], errors: list[dic
         result.append(Check("lost after ack", 0, delivery.lost, not delivery.lost, f"lost after ack {delivery.lost:,}",
                             f"{delivery.lost} acknowledged events were not stored (e.g. {examples})"
                             if delivery.lost else None))
+    if delivery.checked and delivery.per_event is not None and delivery.per_event.dropped:
+        after = delivery.per_event.stored_after_drop
+        result.append(Check("stored after drop", 0, after, not after, f"stored after drop {after:,}",
+                            f"{after} events answered drop were stored anyway" if after else None))
     if plan is not None:
         result.append(missed(thresholds.max_missed, int(plan.get("missed", 0)), int(plan.get("planned", 0))))
     return result
