@@ -105,10 +105,16 @@ def capture_requests(stats: dict[str, Any]) -> int:
                for count in statuses.values())
 
 
+IN_FLIGHT_EVENTS = 20 * 200
+"""Events a run's end may cut off unanswered: one request per user (at most 20 here), each of at most 200
+events.  They were sent, so the ledger counts them, but never acknowledged; the endpoint may still store them."""
+
+
 def assert_delivered(delivery: dict[str, Any]) -> None:
     assert delivery["checked"], delivery
     assert delivery["sent"] > 0, delivery
-    assert delivery["acknowledged"] == delivery["sent"] == delivery["stored"], delivery
+    assert delivery["acknowledged"] <= delivery["stored"] <= delivery["sent"], delivery
+    assert delivery["sent"] - delivery["acknowledged"] <= IN_FLIGHT_EVENTS, delivery
     assert (delivery["lost"], delivery["duplicated"], delivery["unexpected"]) == (0, 0, 0), delivery
 
 

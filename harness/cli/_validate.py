@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "request, body or response, else v0)")
     parser.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'",
                         help="v1: the request's headers (repeatable); each PATH is then a raw body file, decoded by "
-                             "its Content-Encoding (gzip, deflate), and judged with these headers")
+                             "its Content-Encoding (gzip, deflate, br, zstd), and judged with these headers")
     parser.add_argument("--profile", choices=PROFILES, default="server",
                         help="v1: server judges what capture accepts; sdk also warns about what an SDK should not "
                              "emit (non-UTC timestamps, no options, $lib, top-level $set, body api_key, ...)")

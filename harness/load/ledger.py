@@ -22,10 +22,10 @@ compacted (rewritten to a temporary file, renamed over it) when superseded recor
 at close.  Each file is self-contained, so the files of many processes (shipped to the master, or in one
 folder) are merged by ORing their bitmaps.
 
-**Reconciliation** (:func:`reconcile`) reads every ledger file in the report directory, then consumes the
-endpoint's stored uuids as a stream (page after page of ``/_harness/events``), setting a stored bit per
-sent event (a second sighting sets a duplicated bit): memory is four bits per event sent, not a set of
-strings.  The figures:
+**Reconciliation** (:func:`reconcile`) reads every ledger file in the report directory, then takes what the
+endpoint stored as a :class:`~harness.load.stored.StoredTally`: stored and duplicated bits per event, folded
+during the run by the embedded endpoint's drain, or at the end from the stored uuids streamed page after
+page of ``/_harness/events`` (a ``--url`` target): a few bits per event, not a set of strings.  The figures:
 
 - **acknowledged**: its request was answered 2xx;
 - **lost**: acknowledged but not stored, the one outcome that fails a run;
@@ -55,6 +55,7 @@ from harness.load.files import LEDGER_GLOB
 
 if TYPE_CHECKING:
     from harness.load.outcomes import PerEvent
+    from harness.load.stored import StoredTally
 
 LOST_SHOWN = 20
 """Lost uuids named in a report (the ledger files name them all, as bits)."""
@@ -319,16 +320,20 @@ def read(directory: Path) -> dict[tuple[int, int, int], Tally]:
 NO_INSPECTION = "the target has no /_harness/ inspection API"
 
 
-def reconcile(directory: Path, stored_uuids: Iterable[str] | None, unchecked: str = NO_INSPECTION) -> Reconciliation:
-    """Compare the ledgers with the uuids the endpoint stored, consumed as a stream (None: the endpoint cannot
-    be inspected, for the reason ``unchecked``)."""
+def reconcile(directory: Path, stored: Iterable[str] | StoredTally | None,
+              unchecked: str = NO_INSPECTION) -> Reconciliation:
+    """Compare the ledgers with what the endpoint stored: its uuids consumed as a stream, or already tallied
+    (None: the endpoint cannot be inspected, for the reason ``unchecked``)."""
     from harness.load.outcomes import figures  # v1's per-event figures (that module imports this one)
+    from harness.load.stored import StoredTally  # the drain (that module imports this one)
     tallies = read(directory)
     sent = sum(count_bits(tally.bits.sent) for tally in tallies.values())
     acknowledged = sum(count_bits(tally.bits.acked) for tally in tallies.values())
-    if stored_uuids is None:
+    if stored is None:
         return Reconciliation(sent, acknowledged, 0, 0, 0, 0, (), False, unchecked, figures(directory, tallies))
-    unexpected = _mark_stored(tallies, stored_uuids)
+    if not isinstance(stored, StoredTally):
+        stored = StoredTally({tag for tag, _, _ in tallies}).fold(stored)
+    unexpected = stored.mark(tallies)
     lost = {key: _lost_bits(tally) for key, tally in tallies.items()}
     return Reconciliation(
         sent=sent, acknowledged=acknowledged,
@@ -337,29 +342,6 @@ def reconcile(directory: Path, stored_uuids: Iterable[str] | None, unchecked: st
         duplicated=sum(count_bits(tally.duplicated) for tally in tallies.values()),
         unexpected=unexpected, lost_examples=_lost_examples(tallies, lost), checked=True,
     )
-
-
-def _mark_stored(tallies: dict[tuple[int, int, int], Tally], stored_uuids: Iterable[str]) -> int:
-    """Set the stored (or, seen again, the duplicated) bit of each stored uuid this run sent; the others' count."""
-    unexpected = 0
-    by_key = {eventids.chunk_key(*key): (tally.bits.sent, tally.stored, tally.duplicated)
-              for key, tally in tallies.items()}
-    place, find, shift, most = eventids.place, by_key.get, eventids.INDEX_BITS, eventids.MAX_INDEX  # a hot loop
-    for uuid in stored_uuids:
-        value = place(uuid)
-        bits = None if value is None else find(value >> shift)
-        if bits is None or value is None:
-            unexpected += 1
-            continue
-        sent, stored, duplicated = bits
-        byte, bit = (value & most) >> 3, 1 << (value & 7)
-        if byte >= len(sent) or not sent[byte] & bit:
-            unexpected += 1
-        elif stored[byte] & bit:
-            duplicated[byte] |= bit
-        else:
-            stored[byte] |= bit
-    return unexpected
 
 
 def _lost_bits(tally: Tally) -> int:

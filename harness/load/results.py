@@ -22,7 +22,7 @@ import re
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from harness import tls
@@ -38,6 +38,8 @@ from harness.contract.client import (
 from harness.load import files, ledger
 from harness.load.options import LoadOptions
 from harness.server.process import inspect_headers
+
+T = TypeVar("T")
 
 TOKEN_OPTION = "--inspect-token"
 """How ``capture-harness load`` takes the inspection token, named in a refusal."""
@@ -119,7 +121,7 @@ def stored_uuids(url: str, api_key: str, since_ms: int, *, context: ssl.SSLConte
     verify; :class:`InspectionError`, also while iterating, when it cannot be read)."""
     token_given = any(name.lower() == "x-capture-harness-token" for name in headers or {})
     client = Client(url, PROBE_TIMEOUT_S, context=context, headers=headers)
-    status, document = _get(client, "/_harness/stats")
+    status, document = get_json(client, "/_harness/stats")
     refused = inspection_refused(status, document, token_given, token_option=TOKEN_OPTION)
     if refused:
         client.close()
@@ -128,14 +130,14 @@ def stored_uuids(url: str, api_key: str, since_ms: int, *, context: ssl.SSLConte
         client.close()
         return None  # a catch-all proxy's 200 {} or not JSON, a 404: not the reference server's API
     client.timeout = PAGE_TIMEOUT_S
-    since = f"{since_ms // 1000}.{since_ms % 1000:03d}"  # epoch seconds, to the millisecond
+    since = since_param(since_ms)
 
     def pages() -> Iterator[str]:
         after: int | None = 0
         try:
             while True:
                 query = urlencode({"token": api_key, "since": since, "after": after, "limit": 1000})
-                events, after = _page(*_get(client, f"/_harness/events?{query}"), token_given)
+                events, after = read_page(*get_json(client, f"/_harness/events?{query}"), token_given)
                 if on_page is not None:
                     on_page(len(events))
                 yield from events
@@ -147,10 +149,21 @@ def stored_uuids(url: str, api_key: str, since_ms: int, *, context: ssl.SSLConte
     return pages()
 
 
-def _get(client: Client, target: str) -> tuple[int, Any]:
+def since_param(since_ms: int) -> str:
+    """``since=`` of ``/_harness/events`` for a time in ms since the epoch: epoch seconds, to the millisecond."""
+    return f"{since_ms // 1000}.{since_ms % 1000:03d}"
+
+
+def get_json(client: Client, target: str) -> tuple[int, Any]:
     """``GET target``: its status and JSON (None when not JSON); what went wrong as an :class:`InspectionError`."""
+    return ask(lambda: client.get_json(target))
+
+
+def ask(call: Callable[[], T]) -> T:
+    """``call()``, an inspection request: what went wrong as an :class:`InspectionError` (or
+    :class:`InspectionTLSError`)."""
     try:
-        return client.get_json(target)
+        return call()
     except TLSError as error:
         raise InspectionTLSError(str(error)) from None
     except NotHTTPError as error:
@@ -161,7 +174,7 @@ def _get(client: Client, target: str) -> tuple[int, Any]:
         raise InspectionError(f"the target {why} ({error})") from None
 
 
-def _page(status: int, page: Any, token_given: bool) -> tuple[list[str], int | None]:
+def read_page(status: int, page: Any, token_given: bool) -> tuple[list[str], int | None]:
     """One page's uuids and where the next starts (None: the last); anything else is an :class:`InspectionError`."""
     refused = inspection_refused(status, page, token_given, token_option=TOKEN_OPTION)
     if refused:

@@ -7,7 +7,9 @@ the run.  Before Locust starts only the first few chunks of each stream are gene
 (:data:`harness.load.supply.PREPARED`, whatever ``-t``): each Locust process's generator process makes the
 rest while the run goes, a bounded window ahead (:mod:`harness.load.supply`).
 Afterwards the run's results are read back (:mod:`harness.load.results`), the ledgers reconciled with what
-the endpoint stored, and the summary written and printed (:mod:`harness.load.summary`).  Exit status: 0
+the endpoint stored (the embedded endpoint's store is drained into a tally as the run goes, so that its disk
+does not grow with ``-t``: :mod:`harness.load.stored`), and the summary written and printed
+(:mod:`harness.load.summary`).  Exit status: 0
 all well, 1 a check failed (by default: any request failed, none was answered, an acknowledged event was
 lost, or an open-model send was missed; see :mod:`harness.load.verdict`), 2 usage errors.
 
@@ -38,6 +40,7 @@ from harness._data import data_file
 from harness.load import (
     cluster,
     corpus,
+    eventids,
     files,
     housekeeping,
     latency,
@@ -46,6 +49,7 @@ from harness.load import (
     progress,
     report,
     results,
+    stored,
     summary,
     supply,
     transport,
@@ -53,7 +57,7 @@ from harness.load import (
 from harness.load.cancel import Cancel, Cancelled
 from harness.load.options import LoadOptions, Thresholds, UsageError
 from harness.safety import TargetError, check_url, mask_token
-from harness.server.process import ServeError, ServeProcess
+from harness.server.process import ServeError, ServeProcess, inspect_headers
 
 __all__ = ["MAX_DURATION_S", "LoadOptions", "Thresholds", "UsageError", "check_target",
            "locustfile", "run"]
@@ -141,11 +145,12 @@ def _execute(options: LoadOptions, seed: int, cancel: Cancel) -> _Ran:
                     _prepare(options, seed)
             cancel.phase = "run"
             started_ms, started = int(time.time() * 1000), time.monotonic()
+            drain = stack.enter_context(_drain(options, ran.url, seed, started_ms))
             ran.locust_status = _run_locust(options, ran.url, seed, cancel)
             ran.ran_s = (cancel.at if cancel.at is not None else time.monotonic()) - started
             ran.stats, ran.failures = _read_results(options.report_dir)
             cancel.phase = "reconciliation"
-            ran.delivery = _reconcile(options, ran.url, started_ms, cancel)
+            ran.delivery = _reconcile(options, ran.url, started_ms, cancel, drain)
     except Cancelled:
         pass  # the context managers have cleaned up; the summary says what ran
     return ran
@@ -181,9 +186,11 @@ def _read_results(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str
         return [], []
 
 
-def _reconcile(options: LoadOptions, url: str, started_ms: int, cancel: Cancel) -> ledger.Reconciliation:
-    """The delivery ledger reconciled with the endpoint's store, with status lines (pages read); a cancelled
-    run still reconciles what it sent, unless a second signal (or one during reconciliation) says to stop."""
+def _reconcile(options: LoadOptions, url: str, started_ms: int, cancel: Cancel,
+               drain: stored.Drain | None) -> ledger.Reconciliation:
+    """The delivery ledger reconciled with the endpoint's store (what ``drain`` folded of it, and the rest), with
+    status lines (pages read); a cancelled run still reconciles what it sent, unless a second signal (or one
+    during reconciliation) says to stop."""
     read = [0, 0]  # pages, events
 
     def on_page(events: int) -> None:
@@ -193,11 +200,17 @@ def _reconcile(options: LoadOptions, url: str, started_ms: int, cancel: Cancel) 
     try:
         with cancel.interruptible(even_after_cancel=True), \
                 progress.Ticker(options.progress_s, lambda: progress.pages_line(*read)):
-            delivery = results.delivery(options.report_dir, url, options, started_ms, on_page=on_page)
+            delivery = results.delivery(options.report_dir, url, options, started_ms, on_page=on_page) \
+                if drain is None else drain.reconcile(options.report_dir, on_page=on_page)
     except Cancelled:
         progress.say("reconciliation cancelled: the delivery ledger is not checked")
         return ledger.reconcile(options.report_dir, None, unchecked="cancelled before the endpoint's store was read")
-    if read[0]:
+    if drain is not None:
+        held = drain.held()
+        progress.say(f"reconciled: {drain.tally.rows:,} stored events drained from the reference endpoint in "
+                     f"{drain.pages:,} pages ({read[1]:,} after the run, at most {drain.most:,} at once); "
+                     f"rows left in its store: {'?' if held is None else f'{held:,}'}")
+    elif read[0]:
         progress.say(f"reconciled: {read[0]:,} pages of /_harness/events read ({read[1]:,} stored events)")
     return delivery
 
@@ -224,6 +237,19 @@ def _corpus_dir(options: LoadOptions) -> Iterator[Path]:
     regenerates the same bytes from its seed, a bounded window at a time."""
     with tempfile.TemporaryDirectory(prefix="capture-harness-corpus-") as folder:
         yield Path(folder)
+
+
+@contextlib.contextmanager
+def _drain(options: LoadOptions, url: str, seed: int, started_ms: int) -> Iterator[stored.Drain | None]:
+    """The embedded endpoint's drain while the run goes (:mod:`harness.load.stored`), so that its store stays a
+    few seconds of events long; none for a ``--url`` target: nothing is ever deleted from a user's endpoint."""
+    if options.url:
+        yield None
+        return
+    drain = stored.Drain(url, options.api_key, eventids.run_tag(options.scenario, seed), started_ms,
+                         inspect_headers(options.inspect_token))
+    with contextlib.closing(drain.start()):
+        yield drain
 
 
 @contextlib.contextmanager

@@ -20,26 +20,23 @@ corpus only: the load process imports it under gevent, the generator without.
 
 **What the supply costs, and what was tried** (CPU per request on this 2-core machine, busy; the budget
 compares Locust + generator per request with a bare FastHttpUser, ``benchmarks/bench_locust.py``).  A bare
-request costs Locust ~90-100 us.  A ``capture`` request costs the generator ~27 us alone (``mixed`` ~111),
-~33-38 in a run; ~30 (~120) before it was made faster with the same bytes per seed (weights summed once per
-table, times formatted by arithmetic instead of ``datetime``, uuid texts by f-string, a fast path through
-the encoder).  What is left: the model ~8 us, gzip ~13 us per gzip body (half of ``capture``), the case, its
-uuids and their restamping ~8.  gzip is zlib's own work: level 1, ``Z_FIXED``, ``Z_HUFFMAN_ONLY`` and a
-small window all cost 11-15 us for a 600-byte body; only level 0 (stored) is cheap.  On the Locust side a
-case costs ~4 us to decode (~10 for ``mixed``) and the collector ~1 us (see :mod:`harness.load.user`), and
-sharing its core with the generator costs Locust ~15 us more a request (its CPU per request fell from ~117
-to ~102 us when, in an experiment, the generator ran on the other CPU).
+request costs Locust ~90-110 us.  The generator's share was ~30 us a ``capture`` request (~120 for
+``mixed``), then ~27 with the same bytes per seed (weights summed once per table, times formatted by
+arithmetic instead of ``datetime``, uuid texts by f-string, a fast path through the encoder), and is ~8-9
+(~27-36) since a chunk is made of request shapes whose encoded bodies are stamped with each copy's uuids
+(:mod:`harness.load.splice`, :func:`harness.load.corpus.generate_chunk`); ~12-13 in a run.  gzip itself
+is zlib's own work (level 1, ``Z_FIXED``, ``Z_HUFFMAN_ONLY`` and a small window all cost 11-15 us for a
+600-byte body), which the splicing pays once per shape instead of once per request.  On the Locust side a
+case costs ~2.5 us to decode and the collector ~1 us (see :mod:`harness.load.user`); what is left between
+the scenario and a bare user (~30 us a request) is Locust's own work for a checked answer (the response
+context, streaming the body under a byte cap, the checks) and sharing its core with the generator (~15 us
+in an experiment that moved the generator to the other CPU).
 
 Rejected, measured: a lower priority for the generator (``os.nice``) takes no work off a saturated core, and
 on a busy machine the users waited for it in 6 of 8 runs (never at normal priority); a deeper window or
 more prepared chunks only hide the generator in short runs, while the start gets slower and the disk
 larger (a ``mixed`` chunk is ~4 MB); one poller for all waiting users saves nothing here, since they never
 waited in the ``capture`` runs, and 20 users polling every :data:`POLL_S` cost ~1% of a core when they do.
-The largest lever left is the chunk's content (:func:`harness.load.corpus.generate_chunk`): a prototype
-that makes a pool of 100 request shapes per chunk, stamps each request's uuids into the JSON text and
-builds its gzip from segments compressed once around stored blocks holding the uuids (valid gzip, 8%
-larger) costs ~8 us a ``capture`` request (~6 with a pool of 20); with Locust's own ~10 us over a bare
-user and some of the cost of sharing its core, that would still leave the ratio near an estimated 0.8.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ The API belongs to whoever started the server (:meth:`Inspection.refusal`, check
 The inspector page at ``/_harness/`` itself (:mod:`harness.server.inspector_page`) passes the Host and
 Origin checks but not the token's: it holds no data and asks for the token its calls send.
 ``/_harness/rejections`` answers the ring of refused capture requests (:mod:`harness.server.rejections`).
+``POST /_harness/events/trim`` with ``{"through_id": N}`` deletes the stored rows with ids up to ``N``: a load
+run against the embedded endpoint reads what was stored as it goes (``fields=uuid``: ids and uuids only) and
+trims it, so that its store stays small (:mod:`harness.load.stored`); ``stored_events`` still counts them.
 
 ``since=`` on ``/_harness/events`` bounds the receive time from below, and takes one of two forms:
 
@@ -36,6 +39,7 @@ Either is cut to the millisecond, the resolution of the stored receive time.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import time
@@ -72,6 +76,11 @@ MAX_ROW_ID = (1 << 63) - 1
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 """``Host`` names always taken as this server (beside the connection's own address)."""
 TOKEN_HEADER = "x-capture-harness-token"
+TRIM_PATH = "/_harness/events/trim"
+"""``POST {"through_id": N}``: delete the stored events with row ids up to ``N`` (the newest row stays)."""
+_JSON_BODIES = {("/_harness/faults", "POST"): "fault settings", ("/_harness/faults", "PUT"): "fault settings",
+                (TRIM_PATH, "POST"): "trim request"}
+"""Routes whose body must be sent as JSON (415 otherwise), so that no HTML form or text/plain fetch reaches them."""
 RECORDING_PREFIX = "/_harness/recordings/"
 """``GET /_harness/recordings/<session_id>``: one session's stored recording."""
 
@@ -133,6 +142,7 @@ class Inspection:
             ("/_harness/events", "GET"): self._events,
             ("/_harness/stats", "GET"): self._get_stats,
             ("/_harness/reset", "POST"): self._reset,
+            (TRIM_PATH, "POST"): self._trim,
             ("/_harness/rejections", "GET"): self._rejections,
             ("/_harness/recordings", "GET"): self._recordings,
             ("/_harness/faults", "GET"): self._get_faults,
@@ -170,9 +180,10 @@ class Inspection:
                                       "TOKEN or X-Capture-Harness-Token: TOKEN"}, True
             if not hmac.compare_digest(given.encode("latin-1"), self._token):
                 return 401, {"error": "the inspection token is wrong"}, True
-        if scope["path"] == "/_harness/faults" and scope["method"] in ("POST", "PUT") \
+        if (scope["path"], scope["method"]) in _JSON_BODIES \
                 and headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-            return 415, {"error": "send the fault settings as JSON, with Content-Type: application/json"}, False
+            return 415, {"error": f"send the {_JSON_BODIES[scope['path'], scope['method']]} as JSON, with "
+                                  "Content-Type: application/json"}, False
         return None
 
     async def _events(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
@@ -186,25 +197,43 @@ class Inspection:
             after = _bounded(params.pop("after", "0"), "after", 0, MAX_ROW_ID)
             since = params.pop("since", None)
             since_ms = parse_since(since) if since is not None else None
+            fields = params.pop("fields", None)
+            if fields not in (None, "uuid"):
+                raise ValueError(f"fields={shown(fields[:40])} is not accepted; fields=uuid answers each event "
+                                 "as its id and uuid only, and without fields every column is answered")
             unknown = sorted(set(params) - set(FILTERS))
             if unknown:
                 raise ValueError(f"cannot filter on {', '.join(map(shown, unknown))}; the parameters are "
-                                 f"{', '.join(FILTERS)}, since, after and limit")
-            found = self._store.events(after=after, limit=limit, since_ms=since_ms, **params)
+                                 f"{', '.join(FILTERS)}, since, after, limit and fields")
+            found = self._store.events(after=after, limit=limit, since_ms=since_ms, uuids_only=fields == "uuid",
+                                       **params)
         except ValueError as error:
-            return 400, {"error": str(error), "filters": [*FILTERS, "since", "after", "limit"]}
+            return 400, {"error": str(error), "filters": [*FILTERS, "since", "after", "limit", "fields"]}
         return 200, {"events": found, "next_after": found[-1]["id"] if len(found) == limit else None}
 
     async def _get_stats(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
         in_flight = {"requests": self._stats.in_flight, "body_bytes": self._bodies.held if self._bodies else 0}
         return 200, {**self._stats.to_json(self._store.count(), self._plan.faults), "in_flight": in_flight,
-                     "stored_recordings": self._store.recording_count()}
+                     "trimmed_events": self._store.trimmed, "stored_recordings": self._store.recording_count()}
 
     async def _reset(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
         self._store.reset()
         self._stats.reset()
         self.rejections.clear()
         return 200, {"status": "reset"}
+
+    async def _trim(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
+        """Delete the rows up to ``through_id``, in a thread: a delete of many rows must not stall the loop."""
+        try:
+            request = orjson.loads(await read_body() or b"{}")
+        except orjson.JSONDecodeError as error:
+            return 400, {"error": f"the body is not JSON ({error.msg})"}
+        through = request.get("through_id") if isinstance(request, dict) else None
+        if not isinstance(request, dict) or set(request) != {"through_id"} or isinstance(through, bool) \
+                or not isinstance(through, int) or not 0 <= through <= MAX_ROW_ID:
+            return 400, {"error": f"send {{\"through_id\": N}}, N a row id from 0 to {MAX_ROW_ID} (the last one read), "
+                                  f"not {shown(request)}"}
+        return 200, {"trimmed": await asyncio.to_thread(self._store.trim, through), "through_id": through}
 
     async def _rejections(self, query: bytes, read_body: ReadBody) -> tuple[int, Any]:
         """The last rejected capture requests (:mod:`harness.server.rejections`), after the id ``after``."""

@@ -4,7 +4,10 @@ WAL mode: a commit has been written to the WAL file (the operating system's page
 returns, so a server killed with SIGKILL right after answering loses nothing.  ``synchronous=OFF`` skips
 the fsyncs, which only matter when the whole machine goes down: a test endpoint trades that for speed.
 Every record is one row; a client retry that resends a uuid adds a row, as capture would forward a
-duplicate to Kafka, and the ledger counts distinct uuids.  :class:`GroupCommit` puts the records of
+duplicate to Kafka, and the ledger counts distinct uuids.  :meth:`Store.trim` deletes the rows a load run's
+drain has already read (:mod:`harness.load.stored`), so that a long run's store stays at a few seconds of
+events; it always keeps the newest row, because SQLite gives a new row the largest id plus one, and an
+emptied table would hand out ids the drain has already read past.  :class:`GroupCommit` puts the records of
 requests that arrive together into one transaction, in a thread of its own so that committing a large
 batch never stalls the event loop.
 
@@ -79,6 +82,7 @@ class Store:
             if name not in present:
                 self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {_TYPES.get(name, 'TEXT')}")
         self._indexed: set[str] = set()
+        self._trimmed = 0
         self._insert = (f"INSERT INTO events (received_ms, {', '.join(COLUMNS)}) "
                         f"VALUES (?, {', '.join('?' for _ in COLUMNS)})")
 
@@ -104,10 +108,11 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
-    def events(self, *, after: int = 0, limit: int = 100, since_ms: int | None = None,
+    def events(self, *, after: int = 0, limit: int = 100, since_ms: int | None = None, uuids_only: bool = False,
                **equal: str) -> list[dict[str, Any]]:
         """Stored events in insertion order, after the row id ``after``, filtered by equality on
-        :data:`FILTERS` and by ``since_ms`` (receive time, ms since the epoch)."""
+        :data:`FILTERS` and by ``since_ms`` (receive time, ms since the epoch); ``uuids_only``: each row as
+        ``{"id", "uuid"}``, all a load run's drain needs, without reading or decoding the rest."""
         unknown = set(equal) - set(FILTERS)
         if unknown:
             raise ValueError(f"cannot filter on {sorted(unknown)}; filters: {', '.join(FILTERS)}, since")
@@ -120,11 +125,11 @@ class Store:
         if since_ms is not None:
             clauses.append("received_ms >= ?")
             params.append(since_ms)
-        query = f"SELECT id, received_ms, {', '.join(COLUMNS)} FROM events WHERE {' AND '.join(clauses)} " \
-                f"ORDER BY id LIMIT ?"
+        columns = "id, uuid" if uuids_only else f"id, received_ms, {', '.join(COLUMNS)}"
+        query = f"SELECT {columns} FROM events WHERE {' AND '.join(clauses)} ORDER BY id LIMIT ?"
         with self._lock:
             rows = self._db.execute(query, (*params, limit)).fetchall()
-        return [_row(row) for row in rows]
+        return [{"id": row[0], "uuid": row[1]} for row in rows] if uuids_only else [_row(row) for row in rows]
 
     def _index(self, column: str) -> None:
         if column not in self._indexed:
@@ -133,11 +138,27 @@ class Store:
             self._indexed.add(column)
 
     def count(self) -> int:
+        """Events stored since the last reset, trimmed ones included (so row ids still run 1..count)."""
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]) + self._trimmed
+
+    @property
+    def trimmed(self) -> int:
+        """Rows :meth:`trim` deleted since the last reset."""
+        return self._trimmed
+
+    def trim(self, through_id: int) -> int:
+        """Delete the rows whose id is at most ``through_id``, except the newest row (see the module text);
+        how many were deleted."""
+        with self._lock:
+            deleted = self._db.execute("DELETE FROM events WHERE id <= ? AND id < (SELECT MAX(id) FROM events)",
+                                       (through_id,)).rowcount
+            self._trimmed += deleted
+        return int(deleted)
 
     def reset(self) -> None:
         with self._lock:
+            self._trimmed = 0
             self._db.execute("DELETE FROM events")
             self._db.execute("DELETE FROM recordings")
 
