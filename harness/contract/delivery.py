@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid as uuid_module
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -70,7 +70,7 @@ def stored_as_sent(body: Any, client: Client, *, wait_s: float = WAIT_S) -> Chec
         if not 200 <= reply.status < 300:
             return
         expected = {_canonical(e["uuid"]): e for e in kept_events(body)}
-        found = _poll(client, expected, wait_s)
+        found = poll_stored(client, expected.keys(), wait_s)
         missing = [u for u in expected if u not in found]
         if missing:
             raise Failure(Title.NOT_STORED,
@@ -95,15 +95,17 @@ def none_stored(uuids: Sequence[str], client: Client, *, title: Title = Title.PA
     return check
 
 
-def _poll(client: Client, expected: dict[str, Any], wait_s: float) -> dict[str, dict[str, Any]]:
+def poll_stored(client: Client, uuids: Collection[str], wait_s: float) -> dict[str, dict[str, Any]]:
+    """The newest stored record of each of ``uuids`` found within ``wait_s`` (an endpoint may commit after it
+    answered), looked up until all are found or the time is up."""
     found: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + wait_s
     while True:
-        for event_uuid in expected.keys() - found.keys():
-            records = records_of(client, event_uuid)
+        for uuid in set(uuids) - found.keys():
+            records = records_of(client, uuid)
             if records:
-                found[event_uuid] = records[-1]
-        if len(found) == len(expected) or time.monotonic() >= deadline:
+                found[uuid] = records[-1]
+        if len(found) == len(uuids) or time.monotonic() >= deadline:
             return found
         time.sleep(0.05)
 

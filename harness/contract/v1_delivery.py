@@ -9,7 +9,6 @@ about what no request can (:func:`faults`).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 
 from harness.checks import Case, Check, Failure, Reply, Title
 from harness.contract.client import Client
-from harness.contract.delivery import WAIT_S, InspectionClient, records_of
+from harness.contract.delivery import WAIT_S, InspectionClient, poll_stored, records_of
 from harness.contract.v1_cases import V1Case
 from harness.contract.v1_replies import ACKNOWLEDGED, answered_results
 from harness.spec.unicode import rust_trim
@@ -58,7 +57,7 @@ def stored_as_answered(v1: V1Case, client: Client, *, wait_s: float = WAIT_S) ->
         answered = answered_results(reply) if reply.status == 200 else {}
         acknowledged = {u for u in sent if u not in judged_drops and (u not in answered or answered[u].get("result")
                                                                        in ACKNOWLEDGED)} if reply.status == 200 else set()
-        found = _poll(client, acknowledged, wait_s)
+        found = poll_stored(client, acknowledged, wait_s)
         missing = sorted(acknowledged - found.keys())
         if missing:
             raise Failure(Title.NOT_STORED, f"{case.name}: {len(missing)} of {len(acknowledged)} events answered ok "
@@ -73,17 +72,6 @@ def stored_as_answered(v1: V1Case, client: Client, *, wait_s: float = WAIT_S) ->
     return check
 
 
-def _poll(client: Client, uuids: set[str], wait_s: float) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + wait_s
-    while True:
-        for uuid in uuids - found.keys():
-            records = records_of(client, uuid)
-            if records:
-                found[uuid] = records[-1]
-        if len(found) == len(uuids) or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.05)
 
 
 def _compare(case: Case, uuid: str, event: dict[str, Any], answer: dict[str, Any] | None,
