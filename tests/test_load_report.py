@@ -265,3 +265,24 @@ def test_the_report_of_a_real_run_in_chromium(tmp_path: Path, browser: Any, mode
     _screenshot(ours, tmp_path / f"locust-report-{model}.png")
     assert ours.unexpected_errors() == []
     ours.page.close()
+
+
+def test_a_v1_run_shows_its_per_event_outcomes(tmp_path: Path) -> None:
+    summary = _summary()
+    summary["delivery"]["per_event"] = {"dropped": 12, "drops_by_tag": {"invalid_event_name": 9, "<x>": 3},
+                                        "stored_after_drop": 1, "retried": 40, "resolved_retries": 38,
+                                        "unresolved_retries": 2, "retries_given_up": 0}
+    delivery = _sections(write_report(_report_dir(tmp_path / "report", summary)).read_text())["delivery"]
+    assert "Per event (v1)" in delivery
+    assert "12 (9 invalid_event_name, 3 &lt;x&gt;)" in delivery  # tags escaped once
+    for label, value in (("stored after drop", "1"), ("retry answers", "40"), ("retries resolved", "38"),
+                         ("unresolved at the end", "2"), ("given up", "0")):
+        assert f"<dt>{label}</dt><dd>{value}</dd>" in delivery, label
+    summary["delivery"].update(checked=False, unchecked="cancelled")
+    unchecked = _sections(write_report(_report_dir(tmp_path / "unchecked", summary)).read_text())["delivery"]
+    assert "<dt>stored after drop</dt><dd>-</dd>" in unchecked and "<dt>dropped</dt><dd>12" in unchecked
+
+
+def test_a_v0_run_has_no_per_event_outcomes(tmp_path: Path) -> None:
+    delivery = _sections(write_report(_report_dir(tmp_path / "report", _summary())).read_text())["delivery"]
+    assert "Per event" not in delivery

@@ -301,15 +301,31 @@ def _delivery(summary: Mapping[str, Any]) -> str:
     pairs = [("events sent", _fmt(delivery.get("sent"))), ("acknowledged", _fmt(delivery.get("acknowledged")))]
     if not delivery.get("checked"):
         why = delivery.get("unchecked") or "the target has no /_harness/ inspection API"
-        body = _figures(pairs) + _na(f"what was stored: {why}")
+        body = _figures(pairs) + _na(f"what was stored: {why}") + _per_event(delivery.get("per_event"), checked=False)
         return _section("delivery", "Delivery ledger", body)
     lost = int(delivery.get("lost") or 0)
     pairs += [("stored", _fmt(delivery.get("stored"))), ("lost after acknowledgement", _fmt(lost)),
               ("duplicated", _fmt(delivery.get("duplicated"))), ("unexpected", _fmt(delivery.get("unexpected")))]
     body = _figures(pairs) + '<p class="note">Every acknowledged event must be stored: one lost fails the run.</p>'
+    body += _per_event(delivery.get("per_event"))
     if lost:
         body += "<p>Lost, e.g.: " + ", ".join(f"<code>{e(u)}</code>" for u in delivery.get("lost_examples", [])) + "</p>"
     return _section("delivery", "Delivery ledger", body)
+
+
+def _per_event(figures: Any, checked: bool = True) -> str:
+    """v1's per-event outcomes (nothing for a run whose answers were not read per event); whether a dropped
+    event was stored is known only when the store was read (``checked``)."""
+    if not isinstance(figures, Mapping) or not figures:
+        return ""
+    tags = ", ".join(f"{_fmt(count)} {tag or 'untagged'}" for tag, count in figures.get("drops_by_tag", {}).items())
+    pairs = [("dropped", _fmt(figures.get("dropped")) + (f" ({tags})" if tags else "")),
+             ("stored after drop", _fmt(figures.get("stored_after_drop")) if checked else "-"),
+             ("retry answers", _fmt(figures.get("retried"))), ("retries resolved", _fmt(figures.get("resolved_retries"))),
+             ("unresolved at the end", _fmt(figures.get("unresolved_retries"))),
+             ("given up", _fmt(figures.get("retries_given_up")))]
+    return ('<h3>Per event (v1)</h3>' + _figures(pairs)
+            + '<p class="note">An event answered drop must not be stored: one stored fails the run.</p>')
 
 
 def _replay(summary: Mapping[str, Any]) -> str:
