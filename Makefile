@@ -6,7 +6,7 @@ JS_STAMP := tests/js/node_modules/.installed
 JS_HINT := the JS SDK tests (tests/test_posthog_js_browser.py) will be skipped: install node and npm \
 	(apt-get install nodejs npm), then run make $(JS_STAMP)
 
-.PHONY: run test test-fast typecheck bench clean
+.PHONY: run test test-fast typecheck bench soak clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -42,6 +42,13 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_first_request.py
 	$(PY) benchmarks/bench_server.py
 	$(PY) benchmarks/bench_locust.py
+	$(PY) benchmarks/bench_locust_v1.py
+	$(PY) benchmarks/bench_v1_server.py
+	$(PY) benchmarks/bench_distributed.py
+	$(PY) benchmarks/bench_ledger.py
+
+soak: $(STAMP)
+	$(PY) benchmarks/bench_soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .capture-harness out tests/js/node_modules
