@@ -5,8 +5,10 @@ Budget (DESIGN.md): the ``capture`` scenario reaches >= 90% of the requests/s of
 posts one fixed body (``benchmarks/bare_locustfile.py``), both through plain ``locust -f
 locustfiles/capture.py`` and through ``capture-harness load --scenario capture``.  The target is the no-op
 ASGI app on uvicorn + httptools + uvloop (``bench_server.py --target noop``), pinned to CPU 0; Locust runs
-headless pinned to CPU 1, the same users and duration for all three, in interleaved rounds (the median
-ratio counts).  Requests/s come from Locust's ``--csv`` stats (plain ``locust -f``) and from the run's
+headless pinned to CPU 1, the same users and duration for every run, in interleaved rounds (the median
+ratio counts).  A second baseline, ``benchmarks/lean_locustfile.py``, posts the same fixed body through the
+harness's own send path (:mod:`harness.load.sender`, which costs about half of ``FastHttpSession``): the
+scenario's ratio to it is what the harness's own work per request (supply, checks, ledger) costs.  Requests/s come from Locust's ``--csv`` stats (plain ``locust -f``) and from the run's
 ``summary.json`` (``capture-harness load``).  The CPU time spent per request is printed too, the steadier
 figure on a busy machine: for a scenario it counts every process of the run on CPU 1, i.e. Locust *and*
 its traffic generator (:mod:`harness.load.supply`, which inherits the pin, so its cost competes with the
@@ -73,6 +75,8 @@ class Measured:
 @dataclass
 class Round:
     bare: Measured
+    lean: Measured
+    """``benchmarks/lean_locustfile.py``: the fixed body through the harness's own send path."""
     plain: Measured
     """``locust -f locustfiles/capture.py``."""
     load: Measured
@@ -182,6 +186,7 @@ def scenario_vs_bare(args: argparse.Namespace, workdir: Path) -> list[Round]:
         print(f"warm-up: {warm.rps:,.0f} req/s", file=sys.stderr)
         for _ in range(args.rounds):
             bare = _locust(bare_file, url, args.users, args.seconds, workdir, [])
+            lean = _locust(HERE / "lean_locustfile.py", url, args.users, args.seconds, workdir, [])
             supply.prepare(cache, "capture", SEED, 0, API_KEY)  # claimed (and removed) by the run's supply
             plain = _locust(scenario_file, url, args.users, args.seconds, workdir,
                             ["--capture-seed", str(SEED), "--capture-api-key", API_KEY,
@@ -192,7 +197,7 @@ def scenario_vs_bare(args: argparse.Namespace, workdir: Path) -> list[Round]:
                 path = workdir / log
                 if path.exists() and "traffic generator is behind" in path.read_text():
                     print(f"note: {log}: the users waited for the traffic generator", file=sys.stderr)
-            rounds.append(Round(bare, plain, load))
+            rounds.append(Round(bare, lean, plain, load))
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -251,6 +256,7 @@ def _report(rounds: list[Round]) -> None:
     """Each round, then the median ratio of each path to the bare user, by requests/s and by CPU per request."""
     for i, r in enumerate(rounds, 1):
         print(f"  round {i}: bare {_figures(r.bare)}")
+        print(f"           lean       {_figures(r.lean)}  ratio {r.lean.rps / r.bare.rps:.3f}")
         print(f"           capture.py {_figures(r.plain)}  ratio {r.plain.rps / r.bare.rps:.3f}")
         print(f"           load       {_figures(r.load)}  ratio {r.load.rps / r.bare.rps:.3f}")
     print(f"bare FastHttpUser, one fixed body:       {statistics.median(r.bare.rps for r in rounds):>8,.0f} req/s, "
@@ -264,7 +270,12 @@ def _report(rounds: list[Round]) -> None:
               f"{statistics.median(m.us_per_request for m in runs):.1f} us/req of which the generator "
               f"{statistics.median(m.generator_us_per_request for m in runs):.1f} (medians)  ratio {ratio:.3f} "
               f"(CPU per request: {cpu_ratio:.3f})  budget {BUDGET:.2f}: {'ok' if ratio >= BUDGET else 'BELOW BUDGET'}")
-    if min(m.cpu for r in rounds for m in (r.bare, r.plain, r.load)) < 0.9:
+    lean = statistics.median(r.lean.rps for r in rounds)
+    print(f"the fixed body through the harness's send path: {lean:>8,.0f} req/s, "
+          f"{statistics.median(r.lean.us_per_request for r in rounds):.1f} us/req (medians); the harness's own work "
+          f"per request: capture.py {statistics.median(r.plain.rps / r.lean.rps for r in rounds):.3f}, load "
+          f"{statistics.median(r.load.rps / r.lean.rps for r in rounds):.3f} of it")
+    if min(m.cpu for r in rounds for m in (r.bare, r.lean, r.plain, r.load)) < 0.9:
         print("  note: CPU 1 gave the run less than 90% of a core in some run (a busy machine): the CPU-per-request "
               "ratio is the steadier figure")
 

@@ -46,7 +46,7 @@ def test_no_function_is_over_the_limit(path: Path) -> None:
     assert not long, f"{path.name}: {', '.join(long)}"
 
 
-LOCUST_IMPORTERS = {"harness/load/user.py", "harness/load/openmodel.py",
+LOCUST_IMPORTERS = {"harness/load/user.py", "harness/load/openmodel.py", "harness/load/sender.py",
                     "harness/load/distributed.py"}  # a worker's files to the master over Locust's messaging
 """Locust monkey-patches the standard library with gevent on import: only the Locust glue may import it."""
 

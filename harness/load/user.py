@@ -30,7 +30,6 @@ import gc
 import logging
 import os
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,6 @@ from typing import IO, Any
 import orjson
 from gevent import GreenletExit
 from locust import FastHttpUser, events, task
-from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
 from locust.env import Environment
 from locust.exception import CatchResponseError
 from locust.runners import MasterRunner, WorkerRunner
@@ -52,6 +50,7 @@ from harness.load.ledger import LedgerWriter
 from harness.load.outcomes import OutcomeLedger
 from harness.load.reproduce import failure_curl
 from harness.load.scenarios import PER_EVENT
+from harness.load.sender import Answer, Sender
 from harness.load.supply import Supply
 from harness.safety import mask_token
 from harness.spec.body import DEFAULT_TOKEN
@@ -216,7 +215,11 @@ healthy endpoint gives, far below a run's length."""
 
 class CaptureUser(FastHttpUser):
     """Sends the ``scenario``'s corpus as fast as the endpoint answers (no think time), or, with
-    ``--capture-arrival-rate``, on the open model's plan (:mod:`harness.load.openmodel`)."""
+    ``--capture-arrival-rate``, on the open model's plan (:mod:`harness.load.openmodel`).
+
+    Its requests go through a lean :class:`harness.load.sender.Sender` (half the CPU a request costs through
+    ``FastHttpSession``; why there), reported to Locust's ``request`` event here; ``self.client`` stays
+    ``FastHttpUser``'s, for a locustfile's own tasks."""
 
     abstract = True
     scenario = "mixed"
@@ -227,6 +230,7 @@ class CaptureUser(FastHttpUser):
     _next_case: Callable[[], Case]
     _open_model: bool
     _run_headers: dict[str, str]
+    _sender: Sender
     _resends: v1_answers.Resends | None = None
     """A per-event scenario's resends waiting for their time (:meth:`_send_v1`)."""
 
@@ -236,21 +240,9 @@ class CaptureUser(FastHttpUser):
         self.insecure, self.ssl_context_factory = settings.insecure, settings.ssl_context_factory
         self.default_headers = self._run_headers = settings.headers
         super().__init__(environment)
-
-    def _unanswered_at_end(self, case: Case, sent: float) -> None:
-        """Account for a request the run's end interrupted.  Its events were sent but not acknowledged (the
-        ledger says so).  One that had waited :data:`UNANSWERED_AFTER_S` is also a failure: Locust would drop
-        it, and a target that accepts connections and never answers would then look like one that was never
-        sent anything; a request merely in flight at the end of a healthy run is not."""
-        self._traffic.ledger.record(0, case.event_span)
-        if time.perf_counter() - sent < UNANSWERED_AFTER_S:
-            return
-        title = Title.UNANSWERED_AT_END
-        self.environment.events.request.fire(
-            request_type=case.request.method, name=case.name, response_time=(time.perf_counter() - sent) * 1000,
-            response_length=0, exception=CatchResponseError(str(title)), context={}, response=None,
-            url=case.request.target)
-        _write_failure(self._traffic, case, Failure(title, "no answer when the run ended"), self._run_headers)
+        self._sender = Sender(self.host or "", settings.headers, ssl_context_factory=settings.ssl_context_factory,
+                              insecure=settings.insecure, connection_timeout=self.connection_timeout,
+                              network_timeout=self.network_timeout)
 
     def on_start(self) -> None:
         openmodel.wait_for_plan()
@@ -259,6 +251,9 @@ class CaptureUser(FastHttpUser):
         self._next_case = self._traffic.cases.__next__
         self._open_model = openmodel.is_open()
         self._resends = v1_answers.Resends() if self.scenario in PER_EVENT else None
+
+    def on_stop(self) -> None:
+        self._sender.close()
 
     @task
     def send(self) -> None:
@@ -269,60 +264,45 @@ class CaptureUser(FastHttpUser):
         due = openmodel.due(self) if self._open_model else None
         case = self._next_case()
         answer, sent = self._request(case)
-        with answer as response:
-            if due is not None:
-                openmodel.record(case.name, due, sent)
-            status = response.status_code or 0
-            traffic.ledger.record(status, case.event_span)
-            if status == 0:
-                title, detail = transport.failure(response.error, traffic.base_url)  # refused, reset, TLS, ...
-                response.failure(str(title))  # the text: Locust groups errors by their repr
-                _write_failure(traffic, case, Failure(title, detail), self._run_headers)
-                return
-            try:
-                body = _read_capped(response)
-            except FAILURE_EXCEPTIONS as error:  # the body broke off (reset, timed out, not HTTP): no whole answer
-                title, detail = transport.failure(error, traffic.base_url)
-                response.failure(str(title))
-                _write_failure(traffic, case, Failure(title, f"{case.name}: answered {status}, then {detail}"),
-                               self._run_headers)
-                return
-            if body is None:
-                response.failure(f"{Title.ANSWER_TOO_LARGE} ({status})")
-                _write_failure(traffic, case, Failure(Title.ANSWER_TOO_LARGE, (
-                    f"{case.name}: answered {status} with a body longer than {MAX_ANSWER_BYTES:,} bytes (not read "
-                    "further; connection dropped)")), self._run_headers)
-                return
-            content_type = response.headers.get("content-type", "")
-            verdict = (case.expect_status, status, content_type, body)
-            if verdict in traffic.passing:  # the same answer to the same expectation passed before
-                response.success()
-                return
-            location = {"location": response.headers["location"]} if 300 <= status < 400 \
-                and "location" in response.headers else {}
-            failure = first_failure(case, Reply(status, body, {"content-type": content_type, **location}))
-            if failure is None:
-                response.success()
-                if len(body) <= 256:
-                    traffic.passing.add(verdict)
-            else:
-                response.failure(f"{failure.title} ({status})")  # Locust groups errors by status and title
-                _write_failure(traffic, case, failure, self._run_headers)
+        if due is not None:
+            openmodel.record(case.name, due, sent)
+        traffic.ledger.record(answer.status, case.event_span)
+        failure = _failure(traffic, case, answer)
+        self._report(case, answer, failure)
+        if failure is not None:
+            _write_failure(traffic, case, failure, self._run_headers)
 
-
-    def _request(self, case: Case) -> tuple[Any, float]:
-        """Send ``case``; the answer's context manager and the moment it was sent.  A run that ends while it
-        waits counts it as unanswered (:meth:`_unanswered_at_end`), so it is not lost from the figures."""
-        request, sent = case.request, time.perf_counter()
+    def _request(self, case: Case) -> tuple[Answer, float]:
+        """Send ``case``; its answer and the moment it was sent.  A run that ends while it waits counts it as
+        unanswered (:meth:`_unanswered_at_end`), so it is not lost from the figures."""
+        sent = time.perf_counter()
         try:
-            return self.client.request(request.method, request.target, name=case.name,
-                                       data=request.body,  # type: ignore[arg-type]  # Locust's annotation omits bytes
-                                       headers=request.headers, catch_response=True,
-                                       allow_redirects=False,  # a 3xx is a finding, never resent as a GET
-                                       stream=True), sent  # the body is read after, at most MAX_ANSWER_BYTES of it
+            return self._sender.send(case.request), sent
         except GreenletExit:
             self._unanswered_at_end(case, sent)
             raise
+
+    def _report(self, case: Case, answer: Answer, failure: Failure | None) -> None:
+        """The request in Locust's stats: a failure's stable title (with the status, when there was one) is the
+        error's text, which Locust groups errors by."""
+        error = None if failure is None else CatchResponseError(
+            f"{failure.title} ({answer.status})" if answer.status and answer.error is None else str(failure.title))
+        self.environment.events.request.fire(
+            request_type=case.request.method, name=case.name, response_time=answer.elapsed_ms,
+            response_length=answer.length, exception=error, context={}, response=None, url=case.request.target)
+
+    def _unanswered_at_end(self, case: Case, sent: float) -> None:
+        """Account for a request the run's end interrupted.  Its events were sent but not acknowledged (the
+        ledger says so).  One that had waited :data:`UNANSWERED_AFTER_S` is also a failure: Locust would drop
+        it, and a target that accepts connections and never answers would then look like one that was never
+        sent anything; a request merely in flight at the end of a healthy run is not."""
+        self._traffic.ledger.record(0, case.event_span)
+        waited = time.perf_counter() - sent
+        if waited < UNANSWERED_AFTER_S:
+            return
+        failure = Failure(Title.UNANSWERED_AT_END, "no answer when the run ended")
+        self._report(case, Answer(0, None, {}, None, waited * 1000, 0), failure)
+        _write_failure(self._traffic, case, failure, self._run_headers)
 
     def _send_v1(self, resends: v1_answers.Resends) -> None:
         """A due resend, else the next case; its answer read per event (:mod:`harness.load.v1_answers`), the
@@ -331,54 +311,54 @@ class CaptureUser(FastHttpUser):
         attempt = resends.due(time.monotonic()) or v1_answers.first(self._next_case(), time.monotonic())
         case = attempt.case
         answer, sent = self._request(case)  # a resend cut off at the end: its events stay retrying, never lost
-        with answer as response:
-            if due is not None:
-                openmodel.record(case.name, due, sent)
-            status = response.status_code or 0
-            if attempt.number == 1:
-                traffic.ledger.record(status, case.event_span, per_event=True)
-            outcome = self._v1_outcome(response, attempt, status)
-            if outcome.failure is None:
-                response.success()
-            else:
-                response.failure(f"{outcome.failure.title} ({status})" if status else str(outcome.failure.title))
-                _write_failure(traffic, case, outcome.failure, self._run_headers)
-            assert isinstance(traffic.ledger, OutcomeLedger)  # a per-event scenario's
-            resends.settle(traffic.ledger, attempt, outcome, time.monotonic())
-
-    def _v1_outcome(self, response: Any, attempt: v1_answers.Attempt, status: int) -> v1_answers.Outcome:
-        base_url, name = self._traffic.base_url, attempt.case.name
-        if status == 0:
-            return v1_answers.unanswered(attempt, Failure(*transport.failure(response.error, base_url)))
-        try:
-            body = _read_capped(response)
-        except FAILURE_EXCEPTIONS as error:  # the body broke off: no whole answer
-            title, detail = transport.failure(error, base_url)
-            return v1_answers.unanswered(attempt, Failure(title, f"{name}: answered {status}, then {detail}"))
-        if body is None:
-            return v1_answers.Outcome(Failure(Title.ANSWER_TOO_LARGE, f"{name}: answered {status} with a body "
-                                                                      f"longer than {MAX_ANSWER_BYTES:,} bytes"))
-        headers = {key: value for key in v1_answers.ANSWER_HEADERS if (value := response.headers.get(key)) is not None}
-        return v1_answers.judge(attempt, Reply(status, body, headers))
+        if due is not None:
+            openmodel.record(case.name, due, sent)
+        if attempt.number == 1:
+            traffic.ledger.record(answer.status, case.event_span, per_event=True)
+        outcome = _v1_outcome(traffic.base_url, attempt, answer)
+        self._report(case, answer, outcome.failure)
+        if outcome.failure is not None:
+            _write_failure(traffic, case, outcome.failure, self._run_headers)
+        assert isinstance(traffic.ledger, OutcomeLedger)  # a per-event scenario's
+        resends.settle(traffic.ledger, attempt, outcome, time.monotonic())
 
 
-def _read_capped(response: Any) -> bytes | None:
-    """The answer's body (gzip or deflate undone), reading at most :data:`MAX_ANSWER_BYTES` (+1) of it; None when
-    it is longer: the connection is then dropped, the rest never read.  (``response.content`` would read it all.)"""
-    stream = response.stream  # geventhttpclient's response: released, or dropped when not complete, below
-    try:
-        raw = bytes(stream.read(MAX_ANSWER_BYTES + 1))
-        if len(raw) > MAX_ANSWER_BYTES:
-            return None
-        encoding = (response.headers.get("content-encoding") or "identity").lower()
-        if encoding in ("gzip", "deflate") and raw:
-            inflate = zlib.decompressobj(31 if encoding == "gzip" else zlib.MAX_WBITS)
-            raw = inflate.decompress(raw, MAX_ANSWER_BYTES + 1)
-            if len(raw) > MAX_ANSWER_BYTES or inflate.unconsumed_tail:
-                return None
-        return raw
-    finally:
-        stream.release()
+def _unread(answer: Answer, base_url: str, name: str) -> Failure | None:
+    """Why ``answer`` has no body to check (no answer, broken off, too large), or None when it has one."""
+    if answer.error is not None:
+        title, detail = transport.failure(answer.error, base_url)  # refused, reset, TLS, ...
+        return Failure(title, f"{name}: answered {answer.status}, then {detail}" if answer.status else detail)
+    if answer.body is None:
+        return Failure(Title.ANSWER_TOO_LARGE, (f"{name}: answered {answer.status} with a body longer than "
+                                                f"{MAX_ANSWER_BYTES:,} bytes (not read further; connection dropped)"))
+    return None
+
+
+def _failure(traffic: _ScenarioTraffic, case: Case, answer: Answer) -> Failure | None:
+    """How ``answer`` departs from ``case``'s contract, or None."""
+    body = answer.body
+    if body is None:
+        return _unread(answer, traffic.base_url, case.name)
+    status, headers = answer.status, answer.headers
+    content_type = headers.get("content-type") or ""
+    verdict = (case.expect_status, status, content_type, body)
+    if verdict in traffic.passing:  # the same answer to the same expectation passed before
+        return None
+    location = headers.get("location")
+    extra = {"location": location} if 300 <= status < 400 and location is not None else {}
+    failure = first_failure(case, Reply(status, body, {"content-type": content_type, **extra}))
+    if failure is None and len(body) <= 256:
+        traffic.passing.add(verdict)
+    return failure
+
+
+def _v1_outcome(base_url: str, attempt: v1_answers.Attempt, answer: Answer) -> v1_answers.Outcome:
+    unread = _unread(answer, base_url, attempt.case.name)
+    if unread is not None:
+        return v1_answers.unanswered(attempt, unread) if answer.error is not None else v1_answers.Outcome(unread)
+    assert answer.body is not None
+    headers = {key: value for key in v1_answers.ANSWER_HEADERS if (value := answer.headers.get(key)) is not None}
+    return v1_answers.judge(attempt, Reply(answer.status, answer.body, headers))
 
 
 def _write_failure(traffic: _ScenarioTraffic, case: Case, failure: Failure, headers: dict[str, str]) -> None:
