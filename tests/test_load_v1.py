@@ -327,7 +327,8 @@ def test_a_run_resends_retried_events_until_they_are_stored_once(tmp_path: Path)
     nothing acknowledged is lost or stored twice, the retries resolve, and the summary says so."""
     with ServeProcess(db=tmp_path / "store.sqlite3", args=("--event-retry-rate", "0.2"), cwd=tmp_path) as server:
         done = subprocess.run([sys.executable, "-m", "harness.cli", "load", "--url", server.url, "--scenario", "v1",
-                               "-t", "10s", "-u", "4", "--seed", "5", "--report-dir", str(tmp_path / "report")],
+                               "-t", "10s", "-u", "4", "--seed", "5", "--report-dir", str(tmp_path / "report"),
+                               "--max-given-up", "0.01"],  # 0.2 ** 4 of the events are answered retry 4 times
                               cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     run = json.loads((tmp_path / "report" / "summary.json").read_text())
@@ -345,5 +346,7 @@ def test_a_run_resends_retried_events_until_they_are_stored_once(tmp_path: Path)
     assert run["failures"] == 0, run["errors"]
     assert any(name.endswith(" retry") for name in run["latency_ms"]), run["latency_ms"]
     assert f"{figures['retried']:,} retry answers" in done.stdout
+    given_up = next(check for check in run["checks"] if check["name"] == "retries given up")
+    assert given_up["passed"] and given_up["value"] == figures["retries_given_up"] / delivery["sent"], given_up
     assert "PASSED" in done.stdout.splitlines()
 

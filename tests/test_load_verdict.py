@@ -13,6 +13,7 @@ import pytest
 from harness.checks import Title
 from harness.load import summary, transport, verdict
 from harness.load.ledger import Reconciliation
+from harness.load.outcomes import PerEvent
 from harness.load.options import LoadOptions, Thresholds, UsageError
 
 DELIVERED = Reconciliation(sent=1000, acknowledged=1000, stored=1000, lost=0, duplicated=0, unexpected=0,
@@ -66,6 +67,39 @@ def test_max_missed_is_a_count_or_a_fraction_of_planned_sends(limit: int | float
     assert verdict["checks"][-1]["text"].startswith("missed sends ")
 
 
+def _judge_given_up(thresholds: Thresholds, given_up: int) -> dict[str, Any]:
+    per_event = Reconciliation(sent=1000, acknowledged=1000 - given_up, stored=1000 - given_up, lost=0, duplicated=0,
+                               unexpected=0, lost_examples=(), checked=True,
+                               per_event=PerEvent(retried=given_up * 4, retries_given_up=given_up))
+    return summary.judge(_options(thresholds, arrival_rate=None), _stats(100), [], per_event, _closed(), 0)
+
+
+def test_by_default_an_event_given_up_after_its_last_resend_fails_the_run() -> None:
+    """An SDK drops an event still answered retry after its last attempt: lost to the app, so the run fails
+    unless told to tolerate it, and says how."""
+    judged = _judge_given_up(Thresholds(), given_up=3)
+    assert judged["verdict"]["passed"] is False
+    (reason,) = judged["verdict"]["reasons"]
+    assert reason.startswith("3 of 1,000 events were still answered retry after the last resend (0.30%)"), reason
+    assert "--max-given-up" in reason
+    assert {k: judged["checks"][-1][k] for k in ("name", "limit", "value", "passed")} == \
+        {"name": "retries given up", "limit": 0, "value": 3, "passed": False}
+    assert _judge_given_up(Thresholds(), given_up=0)["verdict"]["passed"] is True
+
+
+@pytest.mark.parametrize("limit, given_up, passed", [(3, 3, True), (2, 3, False), (0.003, 3, True),
+                                                     (0.002, 3, False)])
+def test_max_given_up_is_a_count_or_a_fraction_of_events_sent(limit: int | float, given_up: int, passed: bool) -> None:
+    judged = _judge_given_up(Thresholds(max_given_up=limit), given_up)
+    assert judged["verdict"]["passed"] is passed, judged
+    assert judged["checks"][-1]["text"].startswith("retries given up ")
+
+
+def test_a_run_without_per_event_answers_has_no_given_up_check() -> None:
+    judged = summary.judge(_options(Thresholds(), arrival_rate=None), _stats(100), [], DELIVERED, _closed(), 0)
+    assert "retries given up" not in [check["name"] for check in judged["checks"]]
+
+
 def test_a_clean_run_lists_only_the_checks_applied() -> None:
     verdict = summary.judge(_options(Thresholds(max_p95_ms=50), arrival_rate=None), _stats(340), [], DELIVERED,
                             _closed(), 0)
@@ -113,7 +147,8 @@ def test_a_run_with_nothing_counted_does_not_claim_nothing_was_sent() -> None:
 
 
 @pytest.mark.parametrize("settings", [{"max_error_rate": 2}, {"max_error_rate": -0.1}, {"max_error_rate": float("nan")},
-                                      {"max_missed": 1.5}, {"max_missed": -1}])
+                                      {"max_missed": 1.5}, {"max_missed": -1}, {"max_given_up": 1.0},
+                                      {"max_given_up": -2}])
 def test_thresholds_out_of_range_are_refused(settings: dict[str, Any]) -> None:
     with pytest.raises(UsageError, match="--max-"):
         Thresholds(**settings)

@@ -30,8 +30,9 @@ DESCRIPTION = (
     "replay command), Locust's own locust-report.html, CSV stats, failure details and summary.json "
     "into --report-dir, prints a summary, checks that every acknowledged event was stored (when the target "
     "has the /_harness/ inspection API), and exits 1 naming every check that failed. By default a run fails when any request failed, when no request "
-    "got an answer, when an acknowledged event was lost or, in the open model, when any planned send was missed; "
-    "--max-error-rate and --max-missed set those tolerances. https:// certificates are verified (--ca-bundle, "
+    "got an answer, when an acknowledged event was lost, in the open model when any planned send was missed, and "
+    "with v1's per-event answers when an event was given up after its last resend; --max-error-rate, --max-missed "
+    "and --max-given-up set those tolerances. https:// certificates are verified (--ca-bundle, "
     "--insecure); -H adds a header to every request. Arguments after -- go to Locust unchanged, e.g. -- "
     "--csv-full-history --loglevel DEBUG. To spread the load over machines, run `load --master --expect-workers N` "
     "on one (it runs the endpoint check, thresholds and summary) and `load --worker --master-host HOST` on each "
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         url=args.url, api_key=args.api_key, scenario=args.scenario, users=users, spawn_rate=spawn_rate,
         duration_s=args.duration or 20, processes=args.expect_workers if args.master else args.processes, report_dir=args.report_dir, seed=args.seed,
         thresholds=load_run.Thresholds(args.max_p95, args.max_p99, args.max_error_rate, args.min_rps,
-                                       args.max_missed),
+                                       args.max_missed, args.max_given_up),
         allow_production=args.allow_production, arrival_rate=args.arrival_rate, ramp_s=args.ramp,
         ca_bundle=args.ca_bundle, insecure=args.insecure, headers=tuple(args.header or ()),
         locust_args=tuple(args.locust_args), progress_s=args.progress_interval,
@@ -139,8 +140,8 @@ def _add_machines(parser: argparse.ArgumentParser) -> None:
 _MASTER_SETS = (("url", "--url"), ("seed", "--seed"), ("users", "-u"), ("spawn_rate", "-r"),
                 ("arrival_rate", "--arrival-rate"), ("ramp", "--ramp"), ("max_p95", "--max-p95"),
                 ("max_p99", "--max-p99"), ("max_error_rate", "--max-error-rate"), ("min_rps", "--min-rps"),
-                ("max_missed", "--max-missed"), ("serve_host", "--serve-host"), ("header", "-H"),
-                ("insecure", "--insecure"))
+                ("max_missed", "--max-missed"), ("max_given_up", "--max-given-up"), ("serve_host", "--serve-host"),
+                ("header", "-H"), ("insecure", "--insecure"))
 """Options a worker takes from its master (``dest``, flag): given to a worker, they are refused."""
 
 
@@ -209,6 +210,10 @@ def _add_thresholds(parser: argparse.ArgumentParser) -> None:
                        help="open model: fail when more than N planned sends (an integer), or more than the fraction "
                             "R (between 0 and 1) of them, were missed because the load generator fell behind "
                             "(default 0: fail when any was missed)")
+    group.add_argument("--max-given-up", type=_missed, default=0, metavar="N|R",
+                       help="per-event answers (the v1 scenario): fail when more than N events (an integer), or more "
+                            "than the fraction R of the events sent, were still answered retry after the last "
+                            "resend, so an SDK would have dropped them (default 0: fail when any was)")
 
 
 def _fraction(text: str) -> float:
@@ -229,8 +234,7 @@ def _missed(text: str) -> int | float:
     except ValueError:
         value = float("nan")
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a count (0, 1, 2, ...) nor a fraction between 0 and 1 "
-                                         "of the planned sends")
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a count (0, 1, 2, ...) nor a fraction between 0 and 1")
     return value
 
 

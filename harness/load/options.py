@@ -28,13 +28,16 @@ class Thresholds:
     min_rps: float | None = None
     max_missed: int | float = 0
     """Open model: planned sends that may be missed, a count (an int) or a fraction in (0, 1) of those planned."""
+    max_given_up: int | float = 0
+    """Per-event (v1) answers: events still answered ``retry`` after the last resend, which an SDK then drops, a
+    count (an int) or a fraction in (0, 1) of the events sent."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_error_rate <= 1:  # also refuses NaN
             raise UsageError(f"--max-error-rate must be a fraction between 0 and 1, got {self.max_error_rate!r}")
-        if not (isinstance(self.max_missed, int) and self.max_missed >= 0) and not 0 < self.max_missed < 1:
-            raise UsageError(f"--max-missed must be a count (0, 1, 2, ...) or a fraction between 0 and 1, "
-                             f"got {self.max_missed!r}")
+        for flag, limit in (("--max-missed", self.max_missed), ("--max-given-up", self.max_given_up)):
+            if not (isinstance(limit, int) and limit >= 0) and not 0 < limit < 1:
+                raise UsageError(f"{flag} must be a count (0, 1, 2, ...) or a fraction between 0 and 1, got {limit!r}")
 
 
 LOCUST_MASTER_PORT = 5557

@@ -175,6 +175,7 @@ def replay_command(options: LoadOptions, seed: int) -> str:
         ("--max-error-rate", thresholds.max_error_rate, bool(thresholds.max_error_rate)),
         ("--min-rps", thresholds.min_rps, thresholds.min_rps is not None),
         ("--max-missed", thresholds.max_missed, bool(thresholds.max_missed)),
+        ("--max-given-up", thresholds.max_given_up, bool(thresholds.max_given_up)),
         ("--ca-bundle", options.ca_bundle, options.ca_bundle is not None),
         ("--report-dir", options.report_dir, True)]
     for flag, value, given in optional:

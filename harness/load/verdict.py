@@ -2,7 +2,9 @@
 
 A run fails by default when any request failed (like Locust's ``--exit-code-on-error``), when no request
 got an answer at all, when an acknowledged event was not stored (or, for v1, an event answered ``drop`` was)
-and, in the open model, when any planned send was missed.  ``--max-error-rate`` and ``--max-missed`` set those tolerances; the latency and rate
+and, in the open model, when any planned send was missed; with per-event (v1) answers, when an event was
+still answered ``retry`` after the last resend.  ``--max-error-rate``, ``--max-missed`` and ``--max-given-up``
+set those tolerances; the latency and rate
 thresholds are checked only when given.  Only the checks applied are listed, so the summary never claims a
 threshold that was not set.
 
@@ -13,7 +15,7 @@ latency in the open model; never on Locust's percentiles, which it rounds to two
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +85,8 @@ def checks(thresholds: Thresholds, stats: list[dict[str, Any]], errors: list[dic
         after = delivery.per_event.stored_after_drop
         result.append(Check("stored after drop", 0, after, not after, f"stored after drop {after:,}",
                             f"{after} events answered drop were stored anyway" if after else None))
+    if delivery.per_event is not None:
+        result.append(given_up(thresholds.max_given_up, delivery.per_event.retries_given_up, delivery.sent))
     if plan is not None:
         result.append(missed(thresholds.max_missed, int(plan.get("missed", 0)), int(plan.get("planned", 0))))
     return result
@@ -125,15 +129,28 @@ def _error_rate(limit: float, failures: int, requests: int) -> Check:
 
 def missed(limit: float, missed_sends: int, planned: int) -> Check:
     """The open model's missed sends against ``limit``: a count (an int) or a fraction of planned sends."""
-    fraction = missed_sends / planned if planned else 0.0
+    return _tolerated("missed sends", limit, missed_sends, planned, lambda fraction: (
+        f"{missed_sends:,} of {planned:,} planned sends were missed ({fraction:.2%}): the load generator was the "
+        "bottleneck, not the endpoint; raise its capacity with more --processes (or -u), or lower --arrival-rate"
+        + (", or pass --max-missed N|R to tolerate some" if not limit else "")))
+
+
+def given_up(limit: float, events: int, sent: int) -> Check:
+    """Per-event answers: events given up after the last resend (the SDKs drop them, so they are lost to the
+    app as surely as a failed request's) against ``limit``, a count (an int) or a fraction of events sent."""
+    return _tolerated("retries given up", limit, events, sent, lambda fraction: (
+        f"{events:,} of {sent:,} events were still answered retry after the last resend ({fraction:.2%}), so an "
+        "SDK would have dropped them" + (": pass --max-given-up N|R to tolerate some" if not limit else "")))
+
+
+def _tolerated(name: str, limit: float, count: int, of: int, reason: Callable[[float], str]) -> Check:
+    """``count`` of ``of`` against ``limit``: a count when an int, else a fraction; ``reason`` says why it
+    failed, given the fraction."""
+    fraction = count / of if of else 0.0
     if isinstance(limit, int):
-        passed, shown = missed_sends <= limit, f"missed sends {missed_sends:,} <= {limit:,}"
+        passed, shown = count <= limit, f"{name} {count:,} <= {limit:,}"
     else:
-        passed, shown = fraction <= limit, f"missed sends {fraction:.2%} <= {limit:.2%}"
-    reason = None
-    if not passed:
-        reason = (f"{missed_sends:,} of {planned:,} planned sends were missed ({fraction:.2%}): the load generator "
-                  "was the bottleneck, not the endpoint; raise its capacity with more --processes (or -u), or "
-                  "lower --arrival-rate" + (", or pass --max-missed N|R to tolerate some" if not limit else ""))
-    return Check("missed sends", limit, missed_sends if isinstance(limit, int) else fraction, passed, shown, reason)
+        passed, shown = fraction <= limit, f"{name} {fraction:.2%} <= {limit:.2%}"
+    return Check(name, limit, count if isinstance(limit, int) else fraction, passed, shown,
+                 None if passed else reason(fraction))
 
