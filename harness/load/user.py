@@ -4,7 +4,7 @@ the standard library with gevent when imported); ``from harness.load import Capt
 
 Each request is taken ready-made from the seeded corpus, which this process's traffic supply (a generator
 process a bounded window of chunks ahead, :mod:`harness.load.supply`) makes while the run goes: a
-:class:`harness.checks.Case`, sent with ``FastHttpUser``, named in Locust's stats by scenario step
+:class:`harness.checks.Case`, sent by :mod:`harness.load.sender`, named in Locust's stats by scenario step
 (``batch posthog-node``, ``browser gzip-js``, ...), its answer checked against that same case with the
 contract suite's checks (:mod:`harness.checks`), and recorded in this process's delivery ledger
 (:mod:`harness.load.ledger`).  A failure's stable title goes to Locust (which groups errors by exact
