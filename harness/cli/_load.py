@@ -17,7 +17,7 @@ from harness.cli._options import (
     positive_float,
     positive_int,
 )
-from harness.load import arrivals, cluster
+from harness.load import arrivals, cluster, conclusion
 from harness.load import run as load_run
 from harness.load.options import LOCUST_MASTER_PORT, Master, WorkerOptions
 from harness.load.progress import DEFAULT_INTERVAL_S
@@ -92,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
     options = load_run.LoadOptions(
         url=args.url, api_key=args.api_key, scenario=args.scenario, users=users, spawn_rate=spawn_rate,
         duration_s=args.duration or 20, processes=args.expect_workers if args.master else args.processes, report_dir=args.report_dir, seed=args.seed,
-        thresholds=load_run.Thresholds(args.max_p95, args.max_p99, args.max_error_rate, args.min_rps,
-                                       args.max_missed, args.max_given_up),
+        thresholds=conclusion.thresholds(args),
         allow_production=args.allow_production, arrival_rate=args.arrival_rate, ramp_s=args.ramp,
         ca_bundle=args.ca_bundle, insecure=args.insecure, headers=tuple(args.header or ()),
         locust_args=tuple(args.locust_args), progress_s=args.progress_interval,
@@ -198,44 +197,7 @@ def _add_open_model(parser: argparse.ArgumentParser) -> None:
 
 def _add_thresholds(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("thresholds (a broken one makes the run exit 1, naming it)")
-    group.add_argument("--max-p95", type=float, metavar="MS",
-                       help="fail when the overall p95 latency is above MS (open model: the corrected latency)")
-    group.add_argument("--max-p99", type=float, metavar="MS",
-                       help="fail when the overall p99 latency is above MS (open model: the corrected latency)")
-    group.add_argument("--max-error-rate", type=_fraction, default=0.0, metavar="R",
-                       help="fail when more than this fraction (0 to 1) of requests failed (default 0: fail when "
-                            "any request failed)")
-    group.add_argument("--min-rps", type=float, metavar="N", help="fail below N requests/s")
-    group.add_argument("--max-missed", type=_missed, default=0, metavar="N|R",
-                       help="open model: fail when more than N planned sends (an integer), or more than the fraction "
-                            "R (between 0 and 1) of them, were missed because the load generator fell behind "
-                            "(default 0: fail when any was missed)")
-    group.add_argument("--max-given-up", type=_missed, default=0, metavar="N|R",
-                       help="per-event answers (the v1 scenario): fail when more than N events (an integer), or more "
-                            "than the fraction R of the events sent, were still answered retry after the last "
-                            "resend, so an SDK would have dropped them (default 0: fail when any was)")
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value <= 1:  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1 (e.g. 0.01 for 1%)")
-    return value
-
-
-def _missed(text: str) -> int | float:
-    if text.strip().isdigit():
-        return int(text)
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a count (0, 1, 2, ...) nor a fraction between 0 and 1")
-    return value
+    conclusion.add_threshold_options(group)  # plain Locust has the same, as --capture-max-p95 ...
 
 
 def _duration(text: str) -> int:

@@ -39,6 +39,9 @@ KILLED_LATE = -9
 """The exit status reported for a Locust stopped for being late."""
 ABANDONED = -100
 """The exit status reported for a Locust stopped because ``abandon`` said so."""
+CALLER_CONCLUDES = "CAPTURE_HARNESS_CALLER_CONCLUDES"
+"""Set in the environment of every Locust started here: its caller (``capture-harness load``, or a worker's
+master) concludes the run, so Locust itself does not (:mod:`harness.load.conclusion`)."""
 
 
 def run(command: Sequence[str], environment: Mapping[str, str], log: Path, duration_s: float, cancel: Cancel,
@@ -46,7 +49,8 @@ def run(command: Sequence[str], environment: Mapping[str, str], log: Path, durat
     """Run Locust to its end, or until ``cancel``, lateness or ``abandon()`` (asked every :data:`POLL_S`) stops
     it; its exit status."""
     with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=dict(environment),
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                   env={**environment, CALLER_CONCLUDES: "1"},
                                    start_new_session=True)
     try:
         late = time.monotonic() + duration_s + LATE_S

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
 import signal
@@ -39,18 +38,16 @@ from typing import Any
 from harness._data import data_file
 from harness.load import (
     cluster,
+    conclusion,
     corpus,
     eventids,
     files,
     housekeeping,
-    latency,
     ledger,
     locustproc,
     progress,
-    report,
     results,
     stored,
-    summary,
     supply,
     transport,
 )
@@ -92,24 +89,12 @@ def run(options: LoadOptions) -> int:
     housekeeping.enforce_caps(options.corpus_dir, options.bodies_dir)
     with Cancel() as cancel:
         ran = _execute(options, seed, cancel)
-        hdr = latency.read_report(report_dir) if ran.locust_status is not None else None
-        outcome = summary.build(options, ran.url, seed, ran.stats, ran.failures, ran.delivery, hdr)
-        if ran.locust_status is not None:
-            outcome.update(summary.judge(options, ran.stats, ran.failures, ran.delivery, hdr, ran.locust_status))
-        else:  # cancelled before Locust started: nothing to judge
-            outcome.update(checks=[], verdict={"passed": False, "reasons": []}, broken_thresholds=[])
+        outcome = conclusion.summarise(options, ran.url, seed, ran.stats, ran.failures, ran.delivery,
+                                       ran.locust_status)
         outcome.update(_cancellation(cancel, ran, options))
-        if options.master is not None:  # the workers who took part; fewer than expected, or without files, fail
-            outcome["workers"], missing = cluster.workers_report(report_dir, options.master)
-            outcome["verdict"] = {**outcome["verdict"], "passed": outcome["verdict"]["passed"] and not missing,
-                                  "reasons": [*outcome["verdict"]["reasons"], *missing]}
         if cancel.cancelled:  # what ran may have met every check, but the run did not: no pass
             outcome["verdict"] = {**outcome["verdict"], "passed": False, "cancelled": True}
-        (report_dir / files.SUMMARY).write_text(json.dumps(outcome, indent=2) + "\n")
-        report.write_report(report_dir)
-        print(summary.render(outcome), flush=True)
-        if "workers" in outcome:
-            print(cluster.render(outcome["workers"]), flush=True)
+        conclusion.publish(outcome, report_dir)
     housekeeping.enforce_caps(options.corpus_dir, options.bodies_dir)
     if cancel.cancelled:
         return cancel.exit_status
@@ -148,7 +133,7 @@ def _execute(options: LoadOptions, seed: int, cancel: Cancel) -> _Ran:
             drain = stack.enter_context(_drain(options, ran.url, seed, started_ms))
             ran.locust_status = _run_locust(options, ran.url, seed, cancel)
             ran.ran_s = (cancel.at if cancel.at is not None else time.monotonic()) - started
-            ran.stats, ran.failures = _read_results(options.report_dir)
+            ran.stats, ran.failures = conclusion.read_results(options.report_dir)
             cancel.phase = "reconciliation"
             ran.delivery = _reconcile(options, ran.url, started_ms, cancel, drain)
     except Cancelled:
@@ -172,18 +157,8 @@ def _clear(report_dir: Path) -> None:
     except OSError as error:
         raise UsageError(f"--report-dir {report_dir}: cannot create it ({error.strerror or error}); it must be "
                          "a directory") from None
-    for glob in (files.LEDGER_GLOB, files.FAILURES_GLOB, files.FINAL_STATS, files.LATENCY_GLOB,
-                 f"{files.CSV_PREFIX}_*.csv", files.WORKERS, files.WORKER_STATE, files.MASTER_MARKER):
-        for stale in report_dir.glob(glob):
-            stale.unlink()
-
-
-def _read_results(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The run's stats and errors; none when Locust ended before writing any (killed, or cancelled early)."""
-    try:
-        return results.read_results(report_dir)
-    except (OSError, ValueError, KeyError):
-        return [], []
+    conclusion.remove_stale(report_dir, (*conclusion.READ_BACK, f"{files.CSV_PREFIX}_*.csv", files.WORKERS,
+                                         files.WORKER_STATE, files.MASTER_MARKER))
 
 
 def _reconcile(options: LoadOptions, url: str, started_ms: int, cancel: Cancel,

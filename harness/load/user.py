@@ -44,7 +44,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsEntry
 
 from harness.checks import MAX_ANSWER_BYTES, Case, Failure, Reply, Title, first_failure
-from harness.load import corpus, distributed, files, housekeeping, openmodel, transport, v1_answers
+from harness.load import conclusion, corpus, distributed, files, housekeeping, openmodel, transport, v1_answers
 from harness.load.hooks import listener
 from harness.load.ledger import LedgerWriter
 from harness.load.outcomes import OutcomeLedger
@@ -72,6 +72,7 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--capture-bodies-dir", default=str(corpus.FAILED_BODIES_DIR),
                        env_var="CAPTURE_HARNESS_BODIES_DIR", help="where bodies of failed requests are written")
     transport.add_locust_options(group)  # --capture-header, --capture-ca-bundle, --capture-insecure
+    conclusion.add_threshold_options(group, "capture-", "CAPTURE_HARNESS_")  # --capture-max-p95 ...
 
 
 # --- the final stats ------------------------------------------------------------------------------------
@@ -123,6 +124,21 @@ def _entry(entry: StatsEntry, name: str) -> dict[str, Any]:
 _final_stats = _FinalStats()
 listener(events.init)(_final_stats.remember)
 listener(events.quit)(_final_stats.write)
+
+
+# --- the run's conclusion, in plain Locust ----------------------------------------------------------------
+
+_plain_run = conclusion.PlainRun()
+
+
+@listener(events.init)
+def _plan_conclusion(environment: Environment, **kwargs: Any) -> None:
+    """A standalone Locust or a master that capture-harness did not start concludes the run when it quits
+    (:mod:`harness.load.conclusion`); its ``quit`` listener, registered now, runs after every module's."""
+    if environment.parsed_options is not None and conclusion.concludes(isinstance(environment.runner, WorkerRunner)):
+        _plain_run.begin(environment.parsed_options)
+        listener(events.test_start)(_plain_run.test_started)
+        listener(events.quit)(lambda exit_code, **_: _plain_run.conclude(environment, exit_code))
 
 
 # --- each scenario's traffic in this process --------------------------------------------------------------
