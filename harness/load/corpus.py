@@ -26,34 +26,46 @@ the old pre-generation of a 10 min run was not a third done after 200 s).  Since
 the seed, no corpus is cached any more (the old ``.capture-harness/corpus/`` cache of whole corpora reached
 gigabytes).
 
-**What a chunk is made of.**  The generator shares its Locust process's core, so what it spends a request is
-taken from the users (the budget compares Locust and generator with a bare FastHttpUser,
-``benchmarks/bench_locust.py``).  Planning every request with the model cost ~28 us a ``capture`` request (~116
-``mixed``, ~240 ``batch``): the model ~8, gzip ~13 per gzip body, the case and its uuids ~8.  So a chunk is
-:data:`SHAPES` request *shapes*, planned by the model as before (the scenario's mix of names, paths, encodings
-and bodies), each sent ``CHUNK_SIZE // SHAPES`` times in turn: a shape is serialized once with placeholder
-uuids and cut into a :class:`harness.load.splice.Template`, and each copy gets its events' own derived uuids
-(:func:`harness.load.eventids.stamp`, one small format a uuid) joined into the text; a gzip body is spliced
-from pieces compressed once around stored deflate blocks holding the uuids (valid gzip, CRC and length
-computed over the copy's text); base64 and form bodies, which hold no fixed bytes around a uuid, are encoded
-again from the stamped text.  Measured alone (``generate_chunk`` + :func:`encode`, CPU per request, before ->
-after in the same invocation, two runs): ``capture`` 28-33 -> 8.4-8.9 us, ``mixed`` 116-136 -> 27-36,
-``batch`` 241-282 -> 47-61, ``browser`` 93-98 -> 29-35; in ``bench_locust.py`` runs the generator's share of
-a ``capture`` request fell from 33-37 to 12-13 us, and the run's CPU per request from 152-162 to 132-146
-us.  Half of what is left is the shapes (~34 us each: model, serialization, compression; a ``capture`` request
-costs ~6.5 us with 50 shapes, ~5.5 with 20) and half the copies (~4 us: uuids, join or splice, the case, the
-chunk's metadata).  What it gives up: a chunk repeats each shape's properties, distinct ids and timestamps ten
-times (every event still has its own uuid, which is what the ledger and deduplication tell events apart by),
-and a spliced gzip body is larger than gzip of its text: ~5% for a ``capture`` event, ~17% for a posthog-js
-flush, ~45% for a 20-event posthog-node batch, whose events compress to ~60 bytes each while a stored uuid
-costs 46.  ``v1`` (:data:`PLANNED_EACH`) still plans every request.  Rejected: stamping templates in the load
+**What a chunk is made of.** The generator shares its Locust process's core, so what it spends a request is taken
+from the users (the budget compares Locust and generator with a bare FastHttpUser, ``benchmarks/bench_locust.py``).
+Planning every request with the model cost ~28 us a ``capture`` request (~116 ``mixed``, ~240 ``batch``): the model
+~8, gzip ~13 per gzip body, the case and its uuids ~8. So a chunk is :data:`SHAPES` request *shapes*, planned by
+the model as before (the scenario's mix of names, paths, encodings and bodies), each sent ``CHUNK_SIZE // SHAPES``
+times in turn: a shape is serialized once with placeholder uuids and cut into a
+:class:`harness.load.splice.Template`, and each copy gets its events' own derived uuids
+(:func:`harness.load.eventids.stamp`, one small format a uuid) joined into the text; a gzip body is spliced from
+pieces compressed once around stored deflate blocks holding the uuids (valid gzip, CRC and length computed over the
+copy's text); base64 and form bodies, which hold no fixed bytes around a uuid, are encoded again from the stamped
+text.  Measured alone (``generate_chunk`` + :func:`encode`, CPU per request, before -> after in the same
+invocation, two runs): ``capture`` 28-33 -> 8.4-8.9 us, ``mixed`` 116-136 -> 27-36, ``batch`` 241-282 -> 47-61,
+``browser`` 93-98 -> 29-35; in ``bench_locust.py`` runs the generator's share of a ``capture`` request fell from
+33-37 to 12-13 us, and the run's CPU per request from 152-162 to 132-146 us.  Half of what is left is the shapes
+(~34 us each: model, serialization, compression; a ``capture`` request costs ~6.5 us with 50 shapes, ~5.5 with 20)
+and half the copies (~4 us: uuids, join or splice, the case, the chunk's metadata). What it gives up: a chunk
+repeats each shape's properties, distinct ids and timestamps ten times (every event still has its own uuid, which
+is what the ledger and deduplication tell events apart by), and a spliced gzip body is larger than gzip of its
+text, since each hole is stored uncompressed: a shape is made for its chunk, so only the last :data:`VARYING` hex
+digits of each uuid are a hole (the rest compressed with the text), a hole costing ~10 bytes where a whole stored
+uuid cost 46: +3% for a ``capture`` event (was +8%), +14% for a posthog-js flush (+33%), +28% for a posthog-node
+batch (+73%), measured over one chunk (seed 7, chunk 3) against ``gzip.compress`` of the same text.  ``v1`` is made
+the same way: a shape is its SDK's headers and body, the body's JSON text joined for no ``Content-Encoding``,
+spliced for ``gzip`` and for ``deflate`` (a zlib stream around the same deflate pieces:
+:meth:`harness.load.splice.Template.zlib`), and each copy also gets its own ``PostHog-Request-Id``: the SDK's v4 or
+v7 bits stamped with a place above every event's (:data:`REQUEST_IDS`), so it stays valid, of its SDK's version and
+unique in the run.  Planning every v1 request cost ~310 us (302-321 over five rounds, ~31 events a request: the
+model ~220, compression and the case the rest); from shapes it costs 67-87 us (median ratio 0.24,
+``benchmarks/bench_corpus_v1.py``), ~43 of it the shapes (model ~22, serialization and compression) and ~29 the
+copies (~9 formatting the uuids). In ``bench_locust_v1.py`` (a busy machine) the generator's share of a v1 request
+fell from ~320 to 86-90 us and the run's CPU per request from ~470 to 258-270 us.  Its spliced bodies grow more
+than v0's, its events compressing to little more than a hole's ~10 bytes: +30% over plain gzip for posthog-node's
+~10-event batches (~730 -> ~950 bytes), +39% over ``zlib.compress`` for posthog-python's deflate and +49% for its
+gzip (~50 events); +73%, +87% and +102% when whole uuids were stored.  Rejected: stamping templates in the load
 process (it would re-encode gzip there), and one pool for the whole run (shapes repeated for hours; a chunk's
 shapes come from its own seed, so every chunk is still reproducible alone and a seed replays the same bytes)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +74,7 @@ import orjson
 from harness.checks import Case, case_for
 from harness.generate.choices import SeededChoices
 from harness.generate.traffic import Traffic
-from harness.load import eventids, scenarios, splice, v1_answers
+from harness.load import eventids, scenarios, splice
 from harness.spec.body import events_of
 from harness.spec.jsontext import to_json
 from harness.wire import WireRequest, expected_outcome
@@ -72,10 +84,14 @@ CHUNK_SIZE = 1000
 SHAPES = 100
 """Distinct requests the model plans per chunk (a divisor of :data:`CHUNK_SIZE`): each goes out
 ``CHUNK_SIZE // SHAPES`` times with other uuids."""
-PLANNED_EACH = frozenset({"v1"})
-"""Scenarios whose every request is planned by the model: a v1 body's encoding (gzip, deflate or none) is
-its SDK's headers' (:func:`harness.load.v1_answers.request_case`), which :mod:`harness.load.splice` does
-not build, and a v1 request holds ~50 events, so the model's cost per event is what it pays anyway."""
+REQUEST_IDS = 1 << (eventids.INDEX_BITS - 1)
+"""Where a chunk's v1 ``PostHog-Request-Id`` values sit among its places: request ``n``'s at index
+``REQUEST_IDS + n``, above every event's (a chunk holds at most 1,000 requests of 100 events, fewer than
+2^17), so a request id is unique in the run and never an event's uuid."""
+VARYING = 5
+"""The hex digits in which the uuids of one chunk's events differ: the last 5 (20 bits: the 18 of the index
+and 2 of the chunk), so a shape, made for its chunk, is cut only there (:class:`harness.load.splice.Template`'s
+``vary``); the rest of each uuid is fixed text, compressed with the rest of the body."""
 GZIPPED = frozenset({"gzip-header", "gzip-query", "gzip-magic"})
 """The v0 encodings (:mod:`harness.wire`) whose body is gzip of the JSON text, with a zero mtime: spliced."""
 
@@ -97,28 +113,15 @@ def generate_chunk(scenario: str, seed: int, stream: int, chunk: int, api_key: s
     (:mod:`harness.load.eventids`) stamped into its encoded body."""
     traffic = Traffic(SeededChoices(_chunk_seed(scenario, seed, stream, chunk)), token=api_key)
     stamp = eventids.chunk_stamp(eventids.run_tag(scenario, seed), stream, chunk)
-    if scenario in PLANNED_EACH:
-        return _planned_each(traffic, scenario, stamp, chunk)
-    shapes = [_Shape(scenarios.plan(traffic, scenario)) for _ in range(SHAPES)]
+    shapes = [_Shape(scenarios.plan(traffic, scenario), stamp) for _ in range(SHAPES)]
     cases, index = [], 0
     for n in range(CHUNK_SIZE):
-        case = shapes[n % SHAPES].case(stamp, chunk, index)
+        case = shapes[n % SHAPES].case(stamp, chunk, index, n)
         index += len(case.uuids)
         cases.append(case)
-    return cases
-
-
-def _planned_each(traffic: Traffic, scenario: str, stamp: eventids.ChunkStamp, chunk: int) -> list[Case]:
-    """A chunk of :data:`PLANNED_EACH` traffic: every request planned by the model, its uuids restamped."""
-    cases, index = [], 0
-    for _ in range(CHUNK_SIZE):
-        planned = scenarios.plan(traffic, scenario)
-        events = _uuid_events(planned.body)
-        for event, uuid in zip(events, eventids.stamp([eventids.prefix(e["uuid"]) for e in events], stamp, index)):
-            event["uuid"] = uuid
-        case = v1_answers.request_case(planned.name, planned.path, dict(planned.headers), planned.body)
-        cases.append(replace(case, event_span=(chunk, index, len(events))))
-        index += len(events)
+    if index > REQUEST_IDS:
+        raise ValueError(f"chunk {chunk} of {scenario!r} holds {index:,} events, more than the places below its "
+                         f"request ids ({REQUEST_IDS:,})")
     return cases
 
 
@@ -130,26 +133,37 @@ def _uuid_events(body: Any) -> list[dict[str, Any]]:
 
 
 class _Shape:
-    """One planned v0 request, encoded once (:func:`harness.checks.case_for`) with a placeholder uuid in each
-    event, and the :class:`~harness.load.splice.Template` that makes copies of it with other uuids."""
+    """One planned request, encoded once with a placeholder uuid in each event, and the
+    :class:`~harness.load.splice.Template` that makes copies of it with other uuids (and, for v1, another
+    ``PostHog-Request-Id``)."""
 
-    __slots__ = ("_body", "expect", "name", "prefixes", "request")
+    __slots__ = ("_body", "_request_id", "expect", "name", "prefixes", "request")
 
-    def __init__(self, planned: scenarios.Planned) -> None:
+    def __init__(self, planned: scenarios.Planned, stamp: eventids.ChunkStamp) -> None:
         events = _uuid_events(planned.body)
         self.prefixes = [eventids.prefix(event["uuid"]) for event in events]
-        # uuids of chunk 0 of stream 0: their place bits are unique within the body, so each is found exactly once
-        holes = eventids.stamp(self.prefixes, eventids.chunk_stamp(0, 0, 0), 0)
+        # this chunk's uuids of events 0, 1, ...: unique within the body, so each is found exactly once; a copy's
+        # differ from them only in their last VARYING digits
+        holes = eventids.stamp(self.prefixes, stamp, 0)
         for event, hole in zip(events, holes):
             event["uuid"] = hole
+        self.name, self._request_id = planned.name, ""
+        text, cut = to_json(planned.body), [hole.encode() for hole in holes]
+        if planned.encoding == "v1":
+            self._v1(planned, text, cut)
+        else:
+            self._v0(planned, text, cut)
+
+    def _v0(self, planned: scenarios.Planned, text: bytes, holes: list[bytes]) -> None:
+        """The wire encoding's request: gzip spliced, JSON joined, base64 and forms encoded again each time."""
         status = expected_outcome(planned.encoding, planned.path)
         assert status is not None
-        text, query, spliced = to_json(planned.body), dict(planned.query), planned.encoding in GZIPPED
-        self.name, self.expect = planned.name, status
+        query, spliced = dict(planned.query), planned.encoding in GZIPPED
+        self.expect = status
         # a gzip encoding's method, target and headers do not depend on the payload: skip gzipping this one
         self.request = case_for(planned.name, b"" if spliced else text, path=planned.path, encoding=planned.encoding,
                                 expect=status, query=query).request
-        template = splice.Template(text, [hole.encode() for hole in holes], gzip=spliced)
+        template = splice.Template(text, holes, compress=spliced, vary=VARYING)
         if spliced:
             self._body = template.gzip
         elif planned.encoding == "json":
@@ -158,12 +172,30 @@ class _Shape:
             self._body = lambda values: case_for(planned.name, template.text(values), path=planned.path,
                                                  encoding=planned.encoding, expect=status, query=query).request.body
 
-    def case(self, stamp: eventids.ChunkStamp, chunk: int, index: int) -> Case:
-        """The copy whose events are ``index``, ``index + 1``, ... of chunk ``chunk`` (whose ``stamp`` it is)."""
+    def _v1(self, planned: scenarios.Planned, text: bytes, holes: list[bytes]) -> None:
+        """The SDK's request (its own headers, expecting 200), its body as its ``Content-Encoding`` says: plain
+        JSON, gzip or zlib (posthog-python's ``deflate`` is ``zlib.compress``), the latter two spliced."""
+        headers = dict(planned.headers)
+        encoding = headers.get("Content-Encoding")
+        if encoding not in (None, "gzip", "deflate"):
+            raise ValueError(f"{planned.name}: no spliced body for Content-Encoding {encoding!r}")
+        template = splice.Template(text, holes, compress=encoding is not None, vary=VARYING)
+        self._body = template.gzip if encoding == "gzip" else template.zlib if encoding == "deflate" else template.text
+        self.expect = 200
+        self._request_id = eventids.prefix(headers["PostHog-Request-Id"])
+        self.request = WireRequest("POST", planned.path, headers, b"")
+
+    def case(self, stamp: eventids.ChunkStamp, chunk: int, index: int, n: int) -> Case:
+        """Request ``n`` of chunk ``chunk`` (whose ``stamp`` it is), whose events are ``index``, ``index + 1``, ...
+        A v1 copy's ``PostHog-Request-Id`` is the SDK's (its v4 or v7 bits kept) stamped with the place
+        :data:`REQUEST_IDS` + ``n``: a valid uuid of that SDK's version, its own in the run."""
         uuids = eventids.stamp(self.prefixes, stamp, index)
         request = self.request
-        body = self._body([uuid.encode() for uuid in uuids])
-        return Case(self.name, WireRequest(request.method, request.target, dict(request.headers), body), self.expect,
+        headers = dict(request.headers)
+        if self._request_id:
+            headers["PostHog-Request-Id"] = eventids.stamp((self._request_id,), stamp, REQUEST_IDS + n)[0]
+        body = self._body([uuid[-VARYING:].encode() for uuid in uuids])
+        return Case(self.name, WireRequest(request.method, request.target, headers, body), self.expect,
                     uuids=tuple(uuids), event_span=(chunk, index, len(uuids)))
 
 

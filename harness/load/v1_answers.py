@@ -46,7 +46,6 @@ from harness.checks import (
 )
 from harness.load.outcomes import OutcomeLedger
 from harness.spec.jsontext import to_json
-from harness.wire import WireRequest
 
 RETRYABLE = frozenset({0, 404, 408, 429, 500, 502, 503, 504})
 """Whole-request answers both SDKs resend (§6; 0: no answer, a transport error).  429 is the newer reading
@@ -301,8 +300,3 @@ def wire_body(document: Any, encoding: str | None) -> bytes:
 
     return compress(to_json(document), encoding)
 
-
-def request_case(name: str, path: str, headers: Mapping[str, str], body: Any) -> Case:
-    """A corpus case of a v1 request (``body`` as JSON, encoded here), expecting 200."""
-    request = WireRequest("POST", path, dict(headers), wire_body(body, headers.get("Content-Encoding")))
-    return Case(name, request, 200, uuids=tuple(event["uuid"] for event in body["batch"]))
