@@ -13,8 +13,8 @@ import pytest
 from harness.checks import Title
 from harness.load import summary, transport, verdict
 from harness.load.ledger import Reconciliation
-from harness.load.outcomes import PerEvent
 from harness.load.options import LoadOptions, Thresholds, UsageError
+from harness.load.outcomes import PerEvent
 
 DELIVERED = Reconciliation(sent=1000, acknowledged=1000, stored=1000, lost=0, duplicated=0, unexpected=0,
                            lost_examples=(), checked=True)
