@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -28,3 +30,13 @@ def refused_connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("POSTHOG_CAPTURE_MODE", raising=False)  # v1 would post elsewhere
     return refused
+
+
+@pytest.fixture(scope="session")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The node ids of the shipped contract suite, collected once a session for every coverage test."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "--pyargs", "harness.contract",
+                           "-p", "no:cacheprovider"], cwd=tmp_path_factory.mktemp("collect"),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    return [line for line in done.stdout.splitlines() if "::" in line]

@@ -9,8 +9,6 @@ tested from outside; every test id an entry names is one the suite collects (``p
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -27,15 +25,6 @@ def _section_12_numbers() -> list[int]:
     section = text[text.index("\n## 12."):]
     section = section[:section.index("\n## ", 1)]
     return [int(number) for number in re.findall(r"^(\d+)\. ", section, re.MULTILINE)]
-
-
-@pytest.fixture(scope="module")
-def collected(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    done = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "--pyargs", "harness.contract",
-                           "-p", "no:cacheprovider"], cwd=tmp_path_factory.mktemp("collect"),
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    return [line for line in done.stdout.splitlines() if "::" in line]
 
 
 def _entries() -> dict[str, Coverage]:

@@ -32,7 +32,6 @@ from harness.spec.jsontext import to_json
 from harness.spec.rules import ALL_RULES, RECORDING_RULES, rule
 from harness.wire import lzstring
 from tests.support import request
-from tests.test_contract_coverage import collected  # noqa: F401  (the fixture)
 from tests.test_schemas import resolve, unruled_keywords
 
 TOKEN = "phc_recordingstest"
@@ -332,7 +331,7 @@ def test_generate_cli_writes_seeded_accepted_bodies(tmp_path: Path) -> None:
     assert main(["generate", "--kind", "recording", "--invalid", "--out", str(out)]) == 2
 
 
-def test_the_coverage_map_names_collected_tests_for_every_recordings_rule(collected: list[str]) -> None:  # noqa: F811
+def test_the_coverage_map_names_collected_tests_for_every_recordings_rule(collected: list[str]) -> None:
     assert list(RECORDINGS) == [r.name for r in RECORDING_RULES]
     for name, coverage in RECORDINGS.items():
         assert coverage.tests, name

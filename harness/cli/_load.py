@@ -137,10 +137,9 @@ def _add_machines(parser: argparse.ArgumentParser) -> None:
 
 
 _MASTER_SETS = (("url", "--url"), ("seed", "--seed"), ("users", "-u"), ("spawn_rate", "-r"),
-                ("arrival_rate", "--arrival-rate"), ("ramp", "--ramp"), ("max_p95", "--max-p95"),
-                ("max_p99", "--max-p99"), ("max_error_rate", "--max-error-rate"), ("min_rps", "--min-rps"),
-                ("max_missed", "--max-missed"), ("max_given_up", "--max-given-up"), ("serve_host", "--serve-host"),
-                ("header", "-H"), ("insecure", "--insecure"))
+                ("arrival_rate", "--arrival-rate"), ("ramp", "--ramp"),
+                *((name.replace("-", "_"), f"--{name}") for _, name, *_ in conclusion.THRESHOLD_OPTIONS),
+                ("serve_host", "--serve-host"), ("header", "-H"), ("insecure", "--insecure"))
 """Options a worker takes from its master (``dest``, flag): given to a worker, they are refused."""
 
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-from harness.generate import ids
+from harness.generate import ids, model
 from harness.generate.seeded import Line
 from harness.spec.body import DEFAULT_TOKEN
 from harness.spec.jsontext import to_json
@@ -90,12 +89,8 @@ def snapshot_event(data: list[dict[str, Any]], session: str, window: str, person
             "$window_id": window, "token": token, "distinct_id": person, "$lib": "web",
             "$lib_version": LIB_VERSION,
         },
-        "timestamp": _iso(ms),
+        "timestamp": model.iso_ms_z(ms),
     }
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def lines(count: int, seed: int = 0, token: str = DEFAULT_TOKEN) -> Iterator[Line]:

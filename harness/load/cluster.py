@@ -16,7 +16,6 @@ carries the seed to the workers and their files back, is :mod:`harness.load.dist
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -45,19 +44,11 @@ def allowance_s(master: Master | None) -> float:
     return 0.0 if master is None else master.max_wait_s + SHIP_ALLOWANCE_S
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
-
-
 def waiting_line(report_dir: Path, master: Master | None, started: float) -> str | None:
     """``waiting for workers: 1 / 2 connected (12 s of at most 60 s)`` until they all came; else None."""
     if master is None:
         return None
-    workers = _read(report_dir / files.WORKERS) or {}
+    workers = files.read_json(report_dir / files.WORKERS) or {}
     connected = int(workers.get("connected", 0))
     if connected >= master.expect_workers:
         return None
@@ -70,7 +61,8 @@ def workers_report(report_dir: Path, master: Master) -> tuple[dict[str, Any], li
     """The workers for ``summary.json`` (each one's index, host, requests, files received), and why they
     fail the run: fewer came than expected, or one's files never arrived (the delivery check would not
     cover its events)."""
-    document = _read(report_dir / files.WORKERS) or {"expected": master.expect_workers, "connected": 0, "workers": []}
+    document = files.read_json(report_dir / files.WORKERS) or {"expected": master.expect_workers, "connected": 0,
+                                                                "workers": []}
     reasons = []
     if document["connected"] < master.expect_workers:
         reasons.append(f"{document['connected']} of {master.expect_workers} workers connected within "
@@ -167,7 +159,8 @@ def _worker_status(options: WorkerOptions, status: int, states: list[dict[str, A
 
 def _states(report_dir: Path) -> list[dict[str, Any]]:
     """What each worker process recorded (:data:`harness.load.files.WORKER_STATE`): none before it connected."""
-    return [state for path in sorted(report_dir.glob(files.WORKER_STATE)) if (state := _read(path)) is not None]
+    return [state for path in sorted(report_dir.glob(files.WORKER_STATE))
+            if (state := files.read_json(path)) is not None]
 
 
 def _clear(report_dir: Path) -> None:
@@ -176,6 +169,4 @@ def _clear(report_dir: Path) -> None:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"--report-dir {report_dir}: cannot create it ({error.strerror or error})") from None
-    for glob in (files.LEDGER_GLOB, files.FAILURES_GLOB, files.WORKER_STATE):
-        for stale in report_dir.glob(glob):
-            stale.unlink()
+    files.remove_stale(report_dir, (files.LEDGER_GLOB, files.FAILURES_GLOB, files.WORKER_STATE))

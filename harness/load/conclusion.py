@@ -38,16 +38,6 @@ from harness.load.options import LoadOptions, Master, Thresholds
 
 logger = logging.getLogger("capture-harness")
 
-READ_BACK = (files.LEDGER_GLOB, files.FAILURES_GLOB, files.FINAL_STATS, files.LATENCY_GLOB)
-"""The files a run's conclusion reads back: an earlier run's must be gone before the next one writes its own."""
-
-
-def remove_stale(report_dir: Path, globs: tuple[str, ...]) -> None:
-    for glob in globs:
-        for stale in report_dir.glob(glob):
-            stale.unlink()
-
-
 def read_results(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The run's stats and errors; none when Locust ended before writing any (killed, or cancelled early)."""
     try:
@@ -168,7 +158,7 @@ class PlainRun:
             options.capture_seed = int.from_bytes(os.urandom(4), "big")
         report_dir = Path(options.capture_report_dir)
         report_dir.mkdir(parents=True, exist_ok=True)
-        remove_stale(report_dir, READ_BACK)
+        files.remove_stale(report_dir, files.READ_BACK)
         self.started_ms, self.began = int(time.time() * 1000), time.monotonic()
 
     def test_started(self, **kwargs: Any) -> None:

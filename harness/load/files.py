@@ -4,10 +4,15 @@ Locust runs as a subprocess of ``capture-harness load``, and the CLI's process m
 monkey-patches the interpreter with gevent), so the two sides meet only through files in the report
 directory.  Both import the names from here: :mod:`harness.load.user` and :mod:`harness.load.openmodel`
 write the ledgers, failure details, final stats and latency report; :mod:`harness.load.run`,
-:mod:`harness.load.results` and :mod:`harness.load.summary` find and read them.  Standard library only.
+:mod:`harness.load.results` and :mod:`harness.load.summary` find and read them (:func:`read_json`;
+:func:`remove_stale` clears an earlier run's).  Standard library only.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 FINAL_STATS = "locust-final.json"
 """The run's final stats, per request name and aggregated, and its errors; written when Locust quits."""
@@ -64,3 +69,23 @@ HDR_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99.9": 
 def of_process(glob: str, pid: int) -> str:
     """The file of process ``pid`` among ``glob``'s (``ledger-*.jsonl`` -> ``ledger-123.jsonl``)."""
     return glob.replace("*", str(pid))
+
+
+READ_BACK = (LEDGER_GLOB, FAILURES_GLOB, FINAL_STATS, LATENCY_GLOB)
+"""The files a run's conclusion reads back: an earlier run's must be gone before the next one writes its own."""
+
+
+def remove_stale(report_dir: Path, globs: tuple[str, ...]) -> None:
+    """Remove an earlier run's files matching ``globs`` from ``report_dir``."""
+    for glob in globs:
+        for stale in report_dir.glob(glob):
+            stale.unlink()
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

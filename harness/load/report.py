@@ -77,7 +77,7 @@ def write_report(report_dir: Path) -> Path:
     report_dir = Path(report_dir)
     history = read_history(report_dir / files.STATS_HISTORY_CSV)
     data = ReportData(
-        report_dir=report_dir, summary=_read_json(report_dir / files.SUMMARY), history=history,
+        report_dir=report_dir, summary=files.read_json(report_dir / files.SUMMARY), history=history,
         failures=read_failures(report_dir), over_time=over_time_svgs(history),
         percentile_svg=percentile_plot(report_dir),
         linked=[name for name in LINKED_FILES if (report_dir / name).is_file()],
@@ -90,14 +90,6 @@ def write_report(report_dir: Path) -> Path:
     partial.write_text(page, encoding="utf-8")
     partial.replace(target)  # a reader never sees half a page
     return target
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def read_history(path: Path) -> list[Sample]:
@@ -153,7 +145,7 @@ def read_failures(report_dir: Path, per_title: int = EXAMPLES_PER_TITLE) -> dict
 def percentile_plot(report_dir: Path) -> str | None:
     """The open model's percentile plot of the total, from the merged histograms in ``latency.json``
     (None without them)."""
-    report = _read_json(report_dir / files.LATENCY_REPORT)
+    report = files.read_json(report_dir / files.LATENCY_REPORT)
     try:
         encoded = report["histograms_us"][files.TOTAL] if report else None
         if not encoded:

@@ -157,8 +157,8 @@ def _clear(report_dir: Path) -> None:
     except OSError as error:
         raise UsageError(f"--report-dir {report_dir}: cannot create it ({error.strerror or error}); it must be "
                          "a directory") from None
-    conclusion.remove_stale(report_dir, (*conclusion.READ_BACK, f"{files.CSV_PREFIX}_*.csv", files.WORKERS,
-                                         files.WORKER_STATE, files.MASTER_MARKER))
+    files.remove_stale(report_dir, (*files.READ_BACK, f"{files.CSV_PREFIX}_*.csv", files.WORKERS, files.WORKER_STATE,
+                                    files.MASTER_MARKER))
 
 
 def _reconcile(options: LoadOptions, url: str, started_ms: int, cancel: Cancel,

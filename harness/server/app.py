@@ -34,8 +34,9 @@ import orjson
 
 from harness.server import capture, inspector_page, offload, recordings, sdk_routes, v1_capture
 from harness.server.asgi import (
-    ALLOWED_METHODS,
     JSON,
+    OK_BODY,
+    STORE_FAILED_TEXT,
     TEXT,
     BodyError,
     Disconnected,
@@ -43,6 +44,7 @@ from harness.server.asgi import (
     Receive,
     Scope,
     Send,
+    answer_method,
     client_ip,
     cors_headers,
     preflight_headers,
@@ -59,7 +61,6 @@ from harness.wire import V0_PATHS
 
 CAPTURE_ROUTES = frozenset(V0_PATHS)
 HEALTH_ROUTES = frozenset({"/", "/_readiness", "/_liveness"})
-OK_BODY = b'{"status":"Ok"}'
 LEGACY_OK_BODY = b'{"status":1}'
 BODY_CHUNK_TIMEOUT_S = 30.0
 """A body upload that stalls this long between chunks is answered 408 (capture's ``BodyReadTimeout``)."""
@@ -67,8 +68,6 @@ CLIENT_GONE = 499
 """nginx's "client closed request": counted in the stats for a client that left before its answer."""
 
 _TOO_LARGE_TEXT = rule("body-too-large").capture_text
-STORE_FAILED_TEXT = b"transient error, please retry"
-"""Capture's ``RetryableSinkError`` text (503): what a failing store answers, with ``Retry-After: 1``."""
 
 
 class CaptureApp:
@@ -284,18 +283,6 @@ class CaptureApp:
         page, extra = inspector_page.render(token_required=self.inspection.token_required,
                                             recordings=("/_harness/recordings", "GET") in self.inspection.routes)
         return await respond(send, 200, page, inspector_page.HTML, extra)
-
-
-async def answer_method(method: str, send: Send, headers: dict[str, str], cors: Headers) -> int | None:
-    """What a v0-style route (the analytics paths, ``/s/``) answers before reading a body: a preflight, a
-    plain ``OPTIONS`` (``{"status":"Ok"}``), or 405 for a method other than GET and POST; None to go on."""
-    if method == "OPTIONS":
-        if "origin" in headers and "access-control-request-method" in headers:
-            return await respond(send, 200, b"", TEXT, cors + preflight_headers(headers))
-        return await respond(send, 200, OK_BODY, JSON, cors)
-    if method not in ("GET", "POST"):
-        return await respond(send, 405, b"", TEXT, cors + [(b"allow", ALLOWED_METHODS.encode())])
-    return None
 
 
 def metered_receive(receive: Receive, claim: Claim, declared: str) -> Receive:

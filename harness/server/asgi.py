@@ -19,6 +19,9 @@ Headers = list[tuple[bytes, bytes]]
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
+OK_BODY = b'{"status":"Ok"}'
+STORE_FAILED_TEXT = b"transient error, please retry"
+"""Capture's ``RetryableSinkError`` text (503): what a failing store answers, with ``Retry-After: 1``."""
 
 
 class BodyError(Exception):
@@ -75,3 +78,15 @@ async def respond(send: Send, status: int, body: bytes, content_type: bytes | No
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
     return status
+
+
+async def answer_method(method: str, send: Send, headers: dict[str, str], cors: Headers) -> int | None:
+    """What a v0-style route (the analytics paths, ``/s/``) answers before reading a body: a preflight, a
+    plain ``OPTIONS`` (``{"status":"Ok"}``), or 405 for a method other than GET and POST; None to go on."""
+    if method == "OPTIONS":
+        if "origin" in headers and "access-control-request-method" in headers:
+            return await respond(send, 200, b"", TEXT, cors + preflight_headers(headers))
+        return await respond(send, 200, OK_BODY, JSON, cors)
+    if method not in ("GET", "POST"):
+        return await respond(send, 405, b"", TEXT, cors + [(b"allow", ALLOWED_METHODS.encode())])
+    return None

@@ -28,12 +28,14 @@ from harness import wire
 from harness.server import offload
 from harness.server.asgi import (
     JSON,
+    STORE_FAILED_TEXT,
     TEXT,
     BodyError,
     Headers,
     Receive,
     Scope,
     Send,
+    answer_method,
     respond,
 )
 from harness.server.records import new_uuid7
@@ -105,8 +107,6 @@ def _row(events: list[Any], query: str, user_agent: str | None, client_ip: str, 
 async def route(app: CaptureApp, scope: Scope, receive: Receive, send: Send, headers: dict[str, str],
                 cors: Headers, client_ip: str) -> int:
     """Answer one request on ``/s`` or ``/s/`` (``client_ip`` as the router reads it); returns the status."""
-    from harness.server.app import STORE_FAILED_TEXT, answer_method
-
     answered = await answer_method(scope["method"], send, headers, cors)
     if answered is not None:
         return answered

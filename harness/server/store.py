@@ -97,12 +97,15 @@ class Store:
 
     def add(self, batch: Sequence[Record]) -> None:
         """Insert and commit ``batch`` in one transaction."""
+        self._insert_all(self._insert, batch)
+
+    def _insert_all(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``sql`` for each of ``rows``, each row after its receive time (now), in one transaction."""
         received = int(time.time() * 1000)
-        rows = [(received, *record) for record in batch]
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(self._insert, rows)
+                self._db.executemany(sql, [(received, *row) for row in rows])
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -173,15 +176,7 @@ class Store:
 
     def add_recordings(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert and commit recording ``rows`` (values in :data:`RECORDING_COLUMNS` order) in one transaction."""
-        received = int(time.time() * 1000)
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(_RECORDING_INSERT, [(received, *row) for row in rows])
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._insert_all(_RECORDING_INSERT, rows)
 
     def recordings(self, *, after: int = 0, limit: int = 100, **equal: str) -> list[dict[str, Any]]:
         """Sessions in the order they began, after the one whose first row id is ``after``, filtered by
@@ -192,21 +187,22 @@ class Store:
         if unknown:
             raise ValueError(f"cannot filter on {sorted(unknown)}; filters: {', '.join(RECORDING_FILTERS)}")
         where = " AND ".join(["1", *(f"{name} = ?" for name in equal)])
-        query = (f"SELECT MIN(id), session_id, SUM(items), MIN(COALESCE(first_ms, received_ms)), "
-                 f"MAX(COALESCE(last_ms, received_ms)) FROM recordings WHERE {where} GROUP BY session_id "
-                 f"HAVING MIN(id) > ? ORDER BY MIN(id) LIMIT ?")
-        with self._lock:
-            groups = self._db.execute(query, (*equal.values(), after, limit)).fetchall()
-            sessions = []
-            for first_id, session_id, items, first_ms, last_ms in groups:
-                who, token = self._db.execute("SELECT distinct_id, token FROM recordings WHERE id = ?",
-                                              (first_id,)).fetchone()
-                windows = self._db.execute(f"SELECT window_id FROM recordings WHERE session_id = ? AND {where} "
-                                           "GROUP BY window_id ORDER BY MIN(id)", (session_id, *equal.values()))
-                sessions.append({"id": first_id, "session_id": session_id, "distinct_id": who, "token": token,
-                                 "snapshots": items, "first_ms": first_ms, "last_ms": last_ms,
-                                 "window_ids": [orjson.loads(row[0]) for row in windows]})
-        return sessions
+        page = (f"FROM recordings WHERE {where} GROUP BY session_id HAVING MIN(id) > ? ORDER BY MIN(id) LIMIT ?")
+        groups = (f"SELECT g.*, r.distinct_id, r.token FROM (SELECT MIN(id) AS first_id, session_id, SUM(items), "
+                  f"MIN(COALESCE(first_ms, received_ms)), MAX(COALESCE(last_ms, received_ms)) {page}) AS g "
+                  "JOIN recordings AS r ON r.id = g.first_id ORDER BY g.first_id")
+        windows = (f"SELECT session_id, window_id FROM recordings WHERE {where} AND session_id IN "
+                   f"(SELECT session_id {page}) GROUP BY session_id, window_id ORDER BY MIN(id)")
+        values = (*equal.values(), after, limit)
+        with self._lock:  # two queries whatever the page's length: the live inspector asks once a second
+            rows = self._db.execute(groups, values).fetchall()
+            window_rows = self._db.execute(windows, (*equal.values(), *values)).fetchall()
+        window_ids: dict[str, list[Any]] = {}
+        for session_id, window_id in window_rows:
+            window_ids.setdefault(session_id, []).append(orjson.loads(window_id))
+        return [{"id": first_id, "session_id": session_id, "distinct_id": who, "token": token, "snapshots": items,
+                 "first_ms": first_ms, "last_ms": last_ms, "window_ids": window_ids.get(session_id, [])}
+                for first_id, session_id, items, first_ms, last_ms, who, token in rows]
 
     def recording(self, session_id: str, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """One session's stored rows in insertion order, after the row id ``after``."""
