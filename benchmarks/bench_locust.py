@@ -159,12 +159,7 @@ def _load(url: str, users: int, seconds: int, workdir: Path) -> Measured:
                "--api-key", API_KEY, "--report-dir", str(report), "--progress-interval", "0"]
     with (workdir / "load.log").open("w") as log:
         load = subprocess.Popen(command, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
-        locust = None
-        while locust is None and load.poll() is None:  # after the first chunks are prepared
-            locust = _find_locust(load.pid)
-            time.sleep(0.05)
-        if locust is None:
-            raise RuntimeError(f"Locust never started; see {workdir / 'load.log'}")
+        _await_locust(load, workdir / "load.log")
         time.sleep(SETTLE_S)
         cpu, generator = _window(load.pid, max(1.0, seconds - SETTLE_S - 0.5))
         load.wait(timeout=seconds + 300)
@@ -214,6 +209,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _await_locust(load: subprocess.Popen[bytes], log: Path) -> int:
+    """The pid of the Locust process ``load`` starts once its first chunks are prepared; an error naming
+    ``log`` when it exits before."""
+    while load.poll() is None:
+        locust = _find_locust(load.pid)
+        if locust is not None:
+            return locust
+        time.sleep(0.05)
+    raise RuntimeError(f"Locust never started; see {log}")
+
+
 def _find_locust(load_pid: int) -> int | None:
     for child in _children(load_pid):
         try:
@@ -233,12 +239,7 @@ def batch_events(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
                                  server.url, "--scenario", "batch", "-u", str(args.users), "-t",
                                  f"{args.seconds}s", "--seed", str(SEED), "--report-dir", str(report)],
                                 cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        locust = None
-        while locust is None and load.poll() is None:  # after the corpus is generated
-            locust = _find_locust(load.pid)
-            time.sleep(0.05)
-        if locust is None:
-            raise RuntimeError(f"Locust never started; see {report / 'locust.log'}")
+        locust = _await_locust(load, report / "locust.log")
         time.sleep(2.0)
         before = (time.monotonic(), _cpu_seconds(server.process.pid), _cpu_seconds(locust))
         time.sleep(max(1.0, args.seconds - 2.5))

@@ -85,12 +85,13 @@ def _stored(db: str) -> int:
         return int(connection.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
 
-def _measure(kind: str, path: str, body: bytes, args: argparse.Namespace, workdir: Path) -> tuple[float, int]:
+def _measure(kind: str, path: str, body: bytes, args: argparse.Namespace, workdir: Path,
+             headers: dict[str, str] = JSON_HEADERS) -> tuple[float, int]:
     db = str(workdir / f"{kind}-{path.strip('/').replace('/', '_')}.sqlite3")
     process, url = _start(kind, db)
     try:
-        wrk(url, path, body, 1, args.connections)  # warm-up
-        rate = wrk(url, path, body, args.seconds, args.connections)
+        wrk(url, path, body, 1, args.connections, headers)  # warm-up
+        rate = wrk(url, path, body, args.seconds, args.connections, headers)
     finally:
         process.terminate()
         process.wait(timeout=30)

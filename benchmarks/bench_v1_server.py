@@ -18,24 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_server import _start, _stored, wrk  # the sibling benchmark's server process, store count, wrk
+from bench_server import _measure  # the sibling benchmark's run of wrk against a fresh endpoint
 
 from harness.generate import seeded
 from harness.generate.choices import SeededChoices
 from harness.generate.v1 import V1Traffic
-
-
-def _measure(path: str, body: bytes, headers: dict[str, str], args: argparse.Namespace,
-             workdir: Path) -> tuple[float, int]:
-    db = str(workdir / f"{path.strip('/').replace('/', '_')}.sqlite3")
-    process, url = _start("capture", db)
-    try:
-        wrk(url, path, body, 1, args.connections, headers)  # warm-up
-        rate = wrk(url, path, body, args.seconds, args.connections, headers)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    return rate, _stored(db)
 
 
 def main() -> None:
@@ -50,8 +37,8 @@ def main() -> None:
     v1["headers"].pop("Content-Encoding", None)
     v1_body = json.dumps(v1["body"]).encode()
     with tempfile.TemporaryDirectory() as tmp:
-        v0_rate, v0_stored = _measure("/batch/", v0_body, {"Content-Type": "application/json"}, args, Path(tmp))
-        v1_rate, v1_stored = _measure("/i/v1/analytics/events", v1_body, v1["headers"], args, Path(tmp))
+        v0_rate, v0_stored = _measure("capture", "/batch/", v0_body, args, Path(tmp))
+        v1_rate, v1_stored = _measure("capture", "/i/v1/analytics/events", v1_body, args, Path(tmp), v1["headers"])
     print(f"v0 /batch/ with 100 events:                 {v0_rate * 100:>9,.0f} events/s ({v0_rate:,.0f} req/s, "
           f"{v0_stored:,} stored)")
     print(f"v1 /i/v1/analytics/events with 100 events:  {v1_rate * 100:>9,.0f} events/s ({v1_rate:,.0f} req/s, "

@@ -329,6 +329,7 @@ def test_generate_cli_writes_seeded_accepted_bodies(tmp_path: Path) -> None:
     assert sum(len(b) for b in bodies) == 40
     assert all(recordings.judge(b).accepted for b in bodies)
     assert main(["generate", "--kind", "recording", "--invalid", "--out", str(out)]) == 2
+    assert main(["generate", "--kind", "recording", "--sdk", "node", "--out", str(out)]) == 2  # a v1 option
 
 
 def test_the_coverage_map_names_collected_tests_for_every_recordings_rule(collected: list[str]) -> None:

@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         lines = seeded.v1_invalid_lines(args.count, args.seed, args.api_key, args.sdk) if args.invalid else \
             seeded.v1_valid_lines(args.count, args.seed, args.batch_size, args.api_key, args.sdk)
+    elif args.sdk:
+        print("capture-harness generate: --sdk is a v1 option (--protocol v1)", file=sys.stderr)
+        return EXIT_USAGE
     elif args.kind == "recording":
         if args.invalid:
             print("capture-harness generate: --invalid is not available for --kind recording", file=sys.stderr)
@@ -66,9 +69,6 @@ def run(args: argparse.Namespace) -> int:
         from harness.generate import recordings
 
         lines = recordings.lines(args.count, args.seed, args.api_key)
-    elif args.sdk:
-        print("capture-harness generate: --sdk is a v1 option (--protocol v1)", file=sys.stderr)
-        return EXIT_USAGE
     else:
         lines = seeded.invalid_lines(args.count, args.seed, args.api_key) if args.invalid else \
             seeded.valid_lines(args.kind, args.count, args.seed, args.batch_size, args.api_key)

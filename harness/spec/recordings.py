@@ -14,15 +14,14 @@ order capture checks them, so the first is the error capture would answer.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from harness.spec import schemas
 from harness.spec.jsontext import to_json
 from harness.spec.records import distinct_id
-from harness.spec.rules import EVENT_SIZE_LIMIT, RECORDING_RULES, Stage, rule
-from harness.spec.validation import Finding, Report
+from harness.spec.rules import EVENT_SIZE_LIMIT, RECORDING_RULES
+from harness.spec.validation import Finding, Report, finding_message, schema_findings
 
 RECORDING_PATHS = frozenset({"/s", "/s/"})
 """The routes of capture's recordings mode (``rust/capture/src/router.rs``), both answered alike."""
@@ -69,33 +68,20 @@ def judge(document: Any, *, encoded: bytes | None = None, user_agent: str | None
     ``$lib``; ``limit`` caps the findings listed, not the verdict."""
     size = len(encoded if encoded is not None else to_json(document))
     if size > PAYLOAD_LIMIT:
-        found = Finding("recording-payload-too-large", "$", _message("recording-payload-too-large", f"{size:,} bytes"))
+        found = Finding("recording-payload-too-large", "$", finding_message("recording-payload-too-large", f"{size:,} bytes"))
         return Report(kind=KIND, rejections=(found,), status=413)
     stage = schemas.failing_stage(TARGET, document)
     if stage is not None:
-        deciding = sorted(_schema_findings(document, stage), key=lambda f: _ORDER.get(f.rule, -1))
+        deciding = sorted(schema_findings(TARGET, document, stage, EXPLAINED), key=lambda f: _ORDER.get(f.rule, -1))
         shown = deciding if limit is None else deciding[:limit]
         return Report(kind=KIND, rejections=tuple(shown), status=shown[0].status,
                       truncated=len(shown) < len(deciding))
     message = message_size(snapshot_message(events_of(document), user_agent))
     if message > MESSAGE_LIMIT:
         found = Finding("recording-message-too-large", "$",
-                        _message("recording-message-too-large", f"{message:,} bytes"))
+                        finding_message("recording-message-too-large", f"{message:,} bytes"))
         return Report(kind=KIND, rejections=(found,), status=413)
     return Report(kind=KIND, warnings=tuple(merged_sessions(events_of(document))) if warnings else ())
-
-
-def _schema_findings(document: Any, stage: Stage) -> Iterator[Finding]:
-    seen: set[tuple[str, str]] = set()
-    for failure in itertools.islice(schemas.explain(TARGET, document, stage), EXPLAINED):
-        if (failure.rule, failure.json_path) not in seen:
-            seen.add((failure.rule, failure.json_path))
-            yield Finding(failure.rule, failure.json_path, _message(failure.rule, failure.detail))
-
-
-def _message(name: str, detail: str) -> str:
-    summary = rule(name).summary
-    return f"{summary} ({detail[:77] + '...' if len(detail) > 80 else detail})" if detail else summary
 
 
 def merged_sessions(events: list[Any]) -> Iterator[Finding]:
@@ -106,7 +92,7 @@ def merged_sessions(events: list[Any]) -> Iterator[Finding]:
         for key in ("$session_id", "$window_id"):
             if key in properties and properties[key] != first.get(key):
                 yield Finding("recording-sessions-merged", f"$[{index}].properties['{key}']",
-                              _message("recording-sessions-merged", f"{properties[key]!r}"[:40]))
+                              finding_message("recording-sessions-merged", f"{properties[key]!r}"[:40]))
 
 
 def _properties(event: Any) -> Mapping[str, Any]:

@@ -108,10 +108,10 @@ def validate(document: Any, kind: str | None = None, *, encoded: bytes | None = 
     deciding = [f for f in findings if _stage(f) == stage]
     if schema_stage == stage and (limit is None or len(deciding) <= limit):
         wanted = None if limit is None else limit + 1 - len(deciding)
-        deciding.extend(itertools.islice(_schema_findings(target, document, stage), wanted))
+        deciding.extend(itertools.islice(schema_findings(target, document, stage), wanted))
     if not deciding:  # jsonschema-rs refused what jsonschema accepts at that stage (it cannot read a lone
         # surrogate): judge on every stage's explanations, as before stages were told apart
-        findings.extend(_schema_findings(target, document))
+        findings.extend(schema_findings(target, document))
         if not findings:
             return Report(kind=kind, warnings=tuple(_warnings(document, kind)) if warnings else ())
         stage = min(_stage(f) for f in findings)
@@ -138,16 +138,20 @@ def _stage(finding: Finding) -> Stage:
     return stage
 
 
-def _schema_findings(target: str, document: Any, stage: Stage | None = None) -> Iterator[Finding]:
+def schema_findings(target: str, document: Any, stage: Stage | None = None,
+                    most: int | None = None) -> Iterator[Finding]:
+    """The schema's findings for ``document`` at ``stage``, one per rule and place (of the first ``most``
+    schema errors, when given)."""
     seen: set[tuple[str, str]] = set()
-    for failure in schemas.explain(target, document, stage):
+    for failure in itertools.islice(schemas.explain(target, document, stage), most):
         key = (failure.rule, failure.json_path)
         if key not in seen:
             seen.add(key)
-            yield Finding(failure.rule, failure.json_path, _message(failure.rule, failure.detail))
+            yield Finding(failure.rule, failure.json_path, finding_message(failure.rule, failure.detail))
 
 
-def _message(rule_name: str, detail: str) -> str:
+def finding_message(rule_name: str, detail: str) -> str:
+    """The rule's summary, with ``detail`` (cut at 80 characters) in brackets."""
     if not detail:
         return rule(rule_name).summary
     detail = detail if len(detail) <= 80 else detail[:77] + "..."
@@ -169,10 +173,10 @@ def _code_findings(document: Any, kind: str, encoded: bytes | None, wire_size: i
         if _has_out_of_range_number(document):
             yield from _out_of_range_numbers(document, "$")
         if too_deep(encoded):
-            yield Finding("json-too-deep", "$", _message("json-too-deep", f"over {JSON_DEPTH_LIMIT} levels"))
+            yield Finding("json-too-deep", "$", finding_message("json-too-deep", f"over {JSON_DEPTH_LIMIT} levels"))
     size = len(encoded) if wire_size is None else wire_size
     if size > WIRE_BODY_LIMIT:
-        yield Finding("body-too-large", "$", _message("body-too-large", f"{size:,} bytes"))
+        yield Finding("body-too-large", "$", finding_message("body-too-large", f"{size:,} bytes"))
     events = events_of(document)
     prefix = _events_path(document)
     yield from _float_offsets(events, prefix)
@@ -199,7 +203,7 @@ def _float_offsets(events: list[Any], prefix: str) -> Iterator[Finding]:
     for index, event in enumerate(events):
         if isinstance(event, dict) and isinstance(event.get("offset"), float):
             path = _event_path(prefix, index) + ".offset"
-            yield Finding("offset-not-integer", path, _message("offset-not-integer", repr(event["offset"])))
+            yield Finding("offset-not-integer", path, finding_message("offset-not-integer", repr(event["offset"])))
 
 
 def _inconsistent_tokens(kept: list[dict[str, Any]]) -> Iterator[Finding]:
@@ -208,20 +212,20 @@ def _inconsistent_tokens(kept: list[dict[str, Any]]) -> Iterator[Finding]:
     tokens.discard(None)
     if len(tokens) > 1:
         shown = ", ".join(sorted(mask_token(t) for t in tokens if t is not None))
-        yield Finding("token-inconsistent", "$", _message("token-inconsistent", shown))
+        yield Finding("token-inconsistent", "$", finding_message("token-inconsistent", shown))
 
 
 def _oversized_events(events: list[Any], prefix: str) -> Iterator[Finding]:
     for index, event in enumerate(events):
         size = len(to_json(event))
         if size > EVENT_SIZE_LIMIT:
-            yield Finding("event-too-large", _event_path(prefix, index), _message("event-too-large", f"{size:,} bytes"))
+            yield Finding("event-too-large", _event_path(prefix, index), finding_message("event-too-large", f"{size:,} bytes"))
 
 
 def _lone_surrogates(value: Any, path: str) -> Iterator[Finding]:
     if isinstance(value, str):
         if any("\ud800" <= ch <= "\udfff" for ch in value):
-            yield Finding("string-lone-surrogate", path, _message("string-lone-surrogate", ascii(value)[:40]))
+            yield Finding("string-lone-surrogate", path, finding_message("string-lone-surrogate", ascii(value)[:40]))
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _lone_surrogates(key, path)
@@ -264,7 +268,7 @@ def _out_of_range_numbers(value: Any, path: str) -> Iterator[Finding]:
         for index, item in enumerate(value):
             yield from _out_of_range_numbers(item, f"{path}[{index}]")
     elif not isinstance(value, str) and _has_out_of_range_number(value):
-        yield Finding("number-out-of-range", path, _message("number-out-of-range", repr(value)[:40]))
+        yield Finding("number-out-of-range", path, finding_message("number-out-of-range", repr(value)[:40]))
 
 
 # --- warnings: accepted but ineffective ---------------------------------------------------------------
@@ -288,5 +292,5 @@ def _effect_findings(kind: str, event: Any, path: str) -> Iterator[Finding]:
     target = schemas.uri(kind, "/$defs/effective")
     if schemas.fast_validator(target).is_valid(event):
         return
-    for finding in _schema_findings(target, event):
+    for finding in schema_findings(target, event):
         yield Finding(finding.rule, path + finding.path[1:], finding.message)
