@@ -68,7 +68,8 @@ def judge(document: Any, *, encoded: bytes | None = None, user_agent: str | None
     ``$lib``; ``limit`` caps the findings listed, not the verdict."""
     size = len(encoded if encoded is not None else to_json(document))
     if size > PAYLOAD_LIMIT:
-        found = Finding("recording-payload-too-large", "$", finding_message("recording-payload-too-large", f"{size:,} bytes"))
+        found = Finding("recording-payload-too-large", "$",
+                        finding_message("recording-payload-too-large", f"{size:,} bytes"))
         return Report(kind=KIND, rejections=(found,), status=413)
     stage = schemas.failing_stage(TARGET, document)
     if stage is not None:
