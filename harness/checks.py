@@ -254,6 +254,12 @@ def excerpt(body: bytes) -> str:
     return repr(text) + ("..." if len(body) > EXCERPT else "")
 
 
+def short(value: Any, most: int = 160) -> str:
+    """``repr(value)`` cut at ``most`` characters: a stored or answered value quoted in a failure's detail."""
+    text = repr(value)
+    return text if len(text) <= most else text[:most] + "..."
+
+
 # --- the checks ---------------------------------------------------------------------------------------
 
 

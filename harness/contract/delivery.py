@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import orjson
 
-from harness.checks import Case, Check, Failure, Reply, Title
+from harness.checks import Case, Check, Failure, Reply, Title, short
 from harness.contract.client import Client, NoAnswerError
 from harness.spec.body import kept_events
 from harness.spec.records import distinct_id as stored_distinct_id
@@ -111,22 +111,27 @@ def poll_stored(client: Client, uuids: Collection[str], wait_s: float) -> dict[s
 
 
 def _compare(case: Case, event_uuid: str, sent: dict[str, Any], record: dict[str, Any]) -> None:
+    wanted = {"distinct_id": stored_distinct_id(sent), "event": sent["event"], "properties": sent.get("properties", {})}
+    got = {"distinct_id": record.get("distinct_id"), "event": record.get("event"),
+           "properties": stored_properties(record)}
+    raise_if_stored_differs(case, event_uuid, wanted, got)
+
+
+def stored_properties(record: dict[str, Any]) -> Any:
+    """The properties of an inspection API row's stored event (its ``data``); None when it holds none."""
     try:
         data = orjson.loads(record.get("data") or b"null")
     except orjson.JSONDecodeError:
         data = None
-    stored_properties = data.get("properties") if isinstance(data, dict) else None
-    wanted = {"distinct_id": stored_distinct_id(sent), "event": sent["event"], "properties": sent.get("properties", {})}
-    got = {"distinct_id": record.get("distinct_id"), "event": record.get("event"), "properties": stored_properties}
+    return data.get("properties") if isinstance(data, dict) else None
+
+
+def raise_if_stored_differs(case: Case, event_uuid: str, wanted: dict[str, Any], got: dict[str, Any]) -> None:
+    """:data:`Title.STORED_DIFFERS` naming each field where what was stored (``got``) is not what was sent."""
     differs = [name for name in wanted if wanted[name] != got[name]]
     if differs:
-        detail = "; ".join(f"{name} stored {_short(got[name])}, sent {_short(wanted[name])}" for name in differs)
+        detail = "; ".join(f"{name} stored {short(got[name])}, sent {short(wanted[name])}" for name in differs)
         raise Failure(Title.STORED_DIFFERS, f"{case.name}: event {event_uuid}: {detail}")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 160 else text[:160] + "..."
 
 
 def _canonical(value: str) -> str:

@@ -18,7 +18,14 @@ import pytest
 
 from harness.checks import Case, Check, Failure, Reply, Title
 from harness.contract.client import Client
-from harness.contract.delivery import WAIT_S, InspectionClient, poll_stored, records_of
+from harness.contract.delivery import (
+    WAIT_S,
+    InspectionClient,
+    poll_stored,
+    raise_if_stored_differs,
+    records_of,
+    stored_properties,
+)
 from harness.contract.v1_cases import V1Case
 from harness.contract.v1_replies import ACKNOWLEDGED, answered_results
 from harness.spec.unicode import rust_trim
@@ -76,21 +83,14 @@ def stored_as_answered(v1: V1Case, client: Client, *, wait_s: float = WAIT_S) ->
 
 def _compare(case: Case, uuid: str, event: dict[str, Any], answer: dict[str, Any] | None,
              record: dict[str, Any]) -> None:
-    try:
-        data = orjson.loads(record.get("data") or b"null")
-    except orjson.JSONDecodeError:
-        data = None
-    stored = data.get("properties") if isinstance(data, dict) else None
+    stored = stored_properties(record)
     sent = {k: v for k, v in (event.get("properties") or {}).items() if k not in INJECTED}
     kept = {k: stored.get(k) for k in sent} if isinstance(stored, dict) else None
     wanted = {"distinct_id": rust_trim(event["distinct_id"]), "event": event["event"], "properties": sent}
     got = {"distinct_id": record.get("distinct_id"), "event": record.get("event"), "properties": kept}
     if "result" in record and answer is not None:  # no answer for it: the responses category's finding
         wanted["result"], got["result"] = _answer_of(answer), record["result"]
-    differs = [name for name in wanted if wanted[name] != got[name]]
-    if differs:
-        detail = "; ".join(f"{name} stored {_short(got[name])}, sent {_short(wanted[name])}" for name in differs)
-        raise Failure(Title.STORED_DIFFERS, f"{case.name}: event {uuid}: {detail}")
+    raise_if_stored_differs(case, uuid, wanted, got)
 
 
 def _answer_of(answer: dict[str, Any] | None) -> str:
@@ -99,8 +99,3 @@ def _answer_of(answer: dict[str, Any] | None) -> str:
         return "none"
     result = "warning" if answer.get("result") == "limited" else str(answer.get("result"))
     return f"{result}:{answer['details']}" if answer.get("details") else result
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 160 else text[:160] + "..."

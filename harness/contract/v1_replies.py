@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from harness.checks import Case, Check, Failure, Reply, Title, excerpt
+from harness.checks import Case, Check, Failure, Reply, Title, excerpt, short
 from harness.contract.replies import STATUS_CHECKS
 from harness.spec.v1.model import EventResult, Report
 from harness.spec.v1.text import canonical_uuid
@@ -88,7 +88,7 @@ def results_as_judged(report: Report) -> Check:
                 else Title.V1_RESULT_DETAILS_DIFFER
             rule = f" (breaks {expected.finding.rule})" if expected.finding else ""
             raise Failure(title, f"{case.name}: event [{expected.index}]{rule}: expected {expected.result}"
-                                 f"{'/' + expected.details if expected.details else ''}, got {_short(got)}")
+                                 f"{'/' + expected.details if expected.details else ''}, got {short(got, 120)}")
     return check
 
 
@@ -179,8 +179,3 @@ def preflight_methods(case: Case, reply: Reply) -> None:
     if not {"POST", "OPTIONS"} <= methods or "GET" in methods:
         raise Failure(Title.V1_PREFLIGHT_METHODS, f"{case.name}: Access-Control-Allow-Methods is "
                                                   f"{reply.headers.get('access-control-allow-methods')!r}")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:120] + "..."
