@@ -161,19 +161,22 @@ class LedgerWriter:
         if span is None:
             return
         chunk, first, count = span
-        bits = self._open.get(chunk) or self._reopen(chunk)
+        bits = self._bits(chunk)
         bits.requests += 1
         set_bits(bits.sent, first, count)
         if 200 <= status < 300 and not per_event:
             set_bits(bits.acked, first, count)
-        self._dirty.add(chunk)
         if time.monotonic() >= self._due:
             self.checkpoint()
 
     def acknowledge(self, chunk: int, index: int, count: int = 1) -> None:
         """Mark events acknowledged one by one (a per-event answer), after :meth:`record` noted them sent."""
-        set_bits((self._open.get(chunk) or self._reopen(chunk)).acked, index, count)
+        set_bits(self._bits(chunk).acked, index, count)
+
+    def _bits(self, chunk: int) -> ChunkBits:
+        """The chunk's bits, to be changed: it goes in the next checkpoint."""
         self._dirty.add(chunk)
+        return self._open.get(chunk) or self._reopen(chunk)
 
     def _reopen(self, chunk: int) -> ChunkBits:
         """The chunk's bits, opened for the first time or reopened from its sealed record; older chunks sealed."""

@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 from harness.load.files import LEDGER_GLOB
-from harness.load.ledger import ChunkBits, LedgerWriter, Tally, count_bits, set_bits
+from harness.load.ledger import LedgerWriter, Tally, count_bits, set_bits
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,10 @@ class OutcomeLedger(LedgerWriter):
         """``answered`` (retry answers), ``resolved`` and ``given_up``."""
         self.header["outcomes"] = {"drops": self.drops, "retries": self.retries}  # written as they are then
 
-    def _bits(self, chunk: int) -> ChunkBits:
-        self._dirty.add(chunk)
-        return self._open.get(chunk) or self._reopen(chunk)
-
     def acknowledge(self, chunk: int, index: int, count: int = 1) -> None:
         """``ok`` or ``warning``: acknowledged, and a pending retry of theirs resolved."""
-        bits = self._bits(chunk)
-        set_bits(bits.acked, index, count)
-        self.retries["resolved"] += clear_bits(bits.retrying, index, count)
+        super().acknowledge(chunk, index, count)
+        self.retries["resolved"] += clear_bits(self._bits(chunk).retrying, index, count)
 
     def drop(self, chunk: int, index: int, tag: str) -> None:
         """``drop`` with ``tag`` (its ``details``): must not be stored; a pending retry of its resolved."""
