@@ -1,5 +1,5 @@
 """Helpers shared by the test modules: the shared fixtures folder, one-off requests, a ``capture-harness serve``
-subprocess and a real Chromium."""
+subprocess, a real Chromium, and a ``capture-harness load`` run with the endpoint it ran against."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import http.client
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -138,3 +141,62 @@ def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = 60.0, 
             return value
         time.sleep(interval_s)
     raise AssertionError(f"not within {deadline_s:g} s: {what}")
+
+
+# --- a load run and the endpoint it ran against --------------------------------------------------------
+
+
+@dataclass
+class Endpoint:
+    url: str
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"} if data else {})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.loads(reply.read())
+
+    def stats(self) -> dict[str, Any]:
+        return self.call("GET", "/_harness/stats")
+
+    def reset(self) -> None:
+        self.call("POST", "/_harness/reset")
+
+    @contextmanager
+    def faults(self, **settings: Any) -> Iterator[None]:
+        self.call("POST", "/_harness/faults", settings)
+        try:
+            yield
+        finally:
+            self.call("DELETE", "/_harness/faults")
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    report_dir: Path
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return json.loads((self.report_dir / "summary.json").read_text())
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def load(workdir: Path, report: str, *args: str) -> Run:
+    """``capture-harness load --report-dir <workdir>/<report> ARGS`` in ``workdir``."""
+    report_dir = workdir / report
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "load", "--report-dir", str(report_dir), *args],
+                            cwd=workdir, capture_output=True, text=True, timeout=180, check=False)
+    return Run(result.returncode, result.stdout, result.stderr, report_dir)
+
+
+def capture_requests(stats: dict[str, Any]) -> int:
+    """Requests the endpoint answered on capture routes (the inspection API left out)."""
+    return sum(count for path, statuses in stats["requests"].items() if not path.startswith("/_harness")
+               for count in statuses.values())

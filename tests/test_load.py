@@ -10,15 +10,9 @@ directory, so the corpus cache (``.capture-harness/corpus``) lands there.
 
 from __future__ import annotations
 
-import json
 import re
 import socket
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,38 +24,13 @@ from harness.load import files, ledger
 from harness.load.scenarios import PER_EVENT, SCENARIOS
 from harness.safety import mask_token
 from harness.server.process import ServeProcess
+from tests.support import Endpoint, capture_requests, load
 
 SECRET_KEY = "phc_SECRETKEY123456789"
 LOCUSTFILES = Path(__file__).resolve().parent.parent / "locustfiles"
 
 
 # --- the endpoint and the command -------------------------------------------------------------------------
-
-
-@dataclass
-class Endpoint:
-    url: str
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"} if data else {})
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return json.loads(reply.read())
-
-    def stats(self) -> dict[str, Any]:
-        return self.call("GET", "/_harness/stats")
-
-    def reset(self) -> None:
-        self.call("POST", "/_harness/reset")
-
-    @contextmanager
-    def faults(self, **settings: Any) -> Iterator[None]:
-        self.call("POST", "/_harness/faults", settings)
-        try:
-            yield
-        finally:
-            self.call("DELETE", "/_harness/faults")
 
 
 @pytest.fixture(scope="module")
@@ -73,36 +42,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def endpoint(workdir: Path) -> Iterator[Endpoint]:
     with ServeProcess(db=workdir / "endpoint.sqlite3", args=("--seed", "1"), cwd=workdir) as server:
         yield Endpoint(server.url)
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-    report_dir: Path
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        return json.loads((self.report_dir / "summary.json").read_text())
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def load(workdir: Path, report: str, *args: str) -> Run:
-    """``capture-harness load --report-dir <workdir>/<report> ARGS`` in ``workdir``."""
-    report_dir = workdir / report
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "load", "--report-dir", str(report_dir), *args],
-                            cwd=workdir, capture_output=True, text=True, timeout=180, check=False)
-    return Run(result.returncode, result.stdout, result.stderr, report_dir)
-
-
-def capture_requests(stats: dict[str, Any]) -> int:
-    """Requests the endpoint answered on capture routes (the inspection API left out)."""
-    return sum(count for path, statuses in stats["requests"].items() if not path.startswith("/_harness")
-               for count in statuses.values())
 
 
 IN_FLIGHT_EVENTS = 20 * 200

@@ -23,7 +23,7 @@ from harness.load import cluster, ledger, report, results
 from harness.load.options import Master
 from harness.server.process import ServeProcess
 from harness.spec.body import DEFAULT_TOKEN
-from tests.support import request
+from tests.support import Endpoint, capture_requests
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locustfiles" / "capture.py"
 DEADLINE_S = 240
@@ -122,17 +122,6 @@ def test_a_master_and_two_workers_in_folders_of_their_own(tmp_path: Path) -> Non
             worker.output
 
 
-@dataclass
-class Endpoint:
-    url: str
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        status, _, answer = request(self.url, method, path, data, {"Content-Type": "application/json"})
-        assert status == 200, (status, answer)
-        return json.loads(answer)
-
-
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[Endpoint]:
     with ServeProcess(db=tmp_path / "endpoint.sqlite3", cwd=tmp_path) as server:
@@ -152,10 +141,7 @@ def test_plain_locust_workers_failures_reach_the_masters_report(tmp_path: Path, 
     summary = _finish(master, workers)
     assert summary["verdict"]["passed"], (summary["verdict"], master.output[-4000:])
     _assert_every_worker_counted(summary, master.cwd / "report", workers=2)
-    stats = endpoint.call("GET", "/_harness/stats")
-    answered = sum(count for path, statuses in stats["requests"].items() if not path.startswith("/_harness")
-                   for count in statuses.values())
-    assert answered == summary["requests"]  # the endpoint's count, the workers' sum and the master's total agree
+    assert capture_requests(endpoint.stats()) == summary["requests"]  # the endpoint's count, the workers' sum and the master's total agree
     # the 503s: counted by the master, their details (with curl) shipped from both workers into its report
     assert 0 < summary["failures"] < summary["requests"]
     details = report.read_failures(master.cwd / "report")

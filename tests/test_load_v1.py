@@ -4,9 +4,6 @@ per-event outcomes, the verdict and summary that report them, and one run agains
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from harness.load.outcomes import OutcomeLedger, PerEvent, clear_bits
 from harness.load.scenarios import SCENARIOS, V1_PATH
 from harness.server.process import ServeProcess
 from harness.spec.v1.validation import decode_body, validate_request
+from tests.support import load
 
 SEED = 12  # its chunk 0 holds every SDK and encoding, posthog-python deflate (2.5% of shapes) too
 
@@ -326,12 +324,10 @@ def test_a_run_resends_retried_events_until_they_are_stored_once(tmp_path: Path)
     """``load --scenario v1 -t 10s`` against an endpoint that answers retry for 20% of the events it would store:
     nothing acknowledged is lost or stored twice, the retries resolve, and the summary says so."""
     with ServeProcess(db=tmp_path / "store.sqlite3", args=("--event-retry-rate", "0.2"), cwd=tmp_path) as server:
-        done = subprocess.run([sys.executable, "-m", "harness.cli", "load", "--url", server.url, "--scenario", "v1",
-                               "-t", "10s", "-u", "4", "--seed", "5", "--report-dir", str(tmp_path / "report"),
-                               "--max-given-up", "0.01"],  # 0.2 ** 4 of the events are answered retry 4 times
-                              cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    run = json.loads((tmp_path / "report" / "summary.json").read_text())
+        done = load(tmp_path, "report", "--url", server.url, "--scenario", "v1", "-t", "10s", "-u", "4", "--seed", "5",
+                    "--max-given-up", "0.01")  # 0.2 ** 4 of the events are answered retry 4 times
+    assert done.returncode == 0, done.output
+    run = done.summary
     delivery, figures = run["delivery"], run["delivery"]["per_event"]
     assert delivery["checked"] and delivery["sent"] > 1000, delivery
     assert (delivery["lost"], delivery["duplicated"], delivery["unexpected"]) == (0, 0, 0), delivery
