@@ -43,7 +43,9 @@ _KEPT = ((1 << 52) - 1) << 76
 """The model's bits the restamp keeps: time (or randomness) and version."""
 _VARIANT = 0x2 << 62
 _LOW_48 = (1 << 48) - 1
-_INDEX_SHIFT, _CHUNK_SHIFT, _TAG_SHIFT, _STREAM_SHIFT = 0, INDEX_BITS, INDEX_BITS + CHUNK_BITS, 64
+_INDEX_SHIFT, _CHUNK_SHIFT, TAG_SHIFT, _STREAM_SHIFT = 0, INDEX_BITS, INDEX_BITS + CHUNK_BITS, 64
+"""Where index, chunk, run tag and stream sit in :func:`place`'s value (the tag's place is public: the drain
+filters on it)."""
 
 
 class EventId(NamedTuple):
@@ -85,8 +87,13 @@ def chunk_stamp(tag: int, stream: int, chunk: int) -> ChunkStamp:
     _check("tag", tag, MAX_TAG)
     _check("stream", stream, MAX_STREAM)
     _check("chunk", chunk, MAX_CHUNK)
-    base = (stream << _STREAM_SHIFT) | _VARIANT | (tag << _TAG_SHIFT) | (chunk << _CHUNK_SHIFT)
+    base = _base(tag, stream, chunk)
     return ChunkStamp(hyphenate(base)[15:24], base & _LOW_48)
+
+
+def _base(tag: int, stream: int, chunk: int) -> int:
+    """The low 76 bits of the chunk's uuids with index 0: stream, variant, tag and chunk in their places."""
+    return (stream << _STREAM_SHIFT) | _VARIANT | (tag << TAG_SHIFT) | (chunk << _CHUNK_SHIFT)
 
 
 def prefix(model_uuid: str) -> str:
@@ -120,7 +127,7 @@ def place(uuid: str) -> int | None:
 def chunk_key(tag: int, stream: int, chunk: int) -> int:
     """What :func:`place` of each uuid of that chunk gives, shifted right by :data:`INDEX_BITS` (a uuid without
     the RFC variant never has a chunk's key)."""
-    return ((stream << _STREAM_SHIFT) | _VARIANT | (tag << _TAG_SHIFT) | (chunk << _CHUNK_SHIFT)) >> INDEX_BITS
+    return _base(tag, stream, chunk) >> INDEX_BITS
 
 
 def parse(uuid: str) -> EventId | None:
@@ -129,5 +136,5 @@ def parse(uuid: str) -> EventId | None:
     value = place(uuid)
     if value is None or (value >> 62) & 0x3 != 0x2:
         return None
-    return EventId((value >> _TAG_SHIFT) & MAX_TAG, value >> _STREAM_SHIFT, (value >> _CHUNK_SHIFT) & MAX_CHUNK,
+    return EventId((value >> TAG_SHIFT) & MAX_TAG, value >> _STREAM_SHIFT, (value >> _CHUNK_SHIFT) & MAX_CHUNK,
                    value & MAX_INDEX)

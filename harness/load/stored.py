@@ -30,6 +30,7 @@ import orjson
 
 from harness.contract.client import Client
 from harness.load import eventids, ledger, results
+from harness.load.eventids import MAX_TAG, TAG_SHIFT
 from harness.server.inspect import MAX_LIMIT, TRIM_PATH
 from harness.wire import WireRequest
 
@@ -37,8 +38,6 @@ DRAIN_S = 2.0
 """How often the drain reads and trims the embedded endpoint's store: its size is about this many seconds of events."""
 PAGE_ROWS = MAX_LIMIT
 """Rows a drain page asks for: the inspection API's most."""
-_TAG_SHIFT = eventids.INDEX_BITS + eventids.CHUNK_BITS
-"""Where the run tag sits in :func:`eventids.place`'s value."""
 
 
 class StoredTally:
@@ -61,7 +60,7 @@ class StoredTally:
         for uuid in uuids:
             rows += 1
             value = place(uuid)
-            if value is None or (value >> 62) & 0x3 != 0x2 or (value >> _TAG_SHIFT) & eventids.MAX_TAG not in tags:
+            if value is None or (value >> 62) & 0x3 != 0x2 or (value >> TAG_SHIFT) & MAX_TAG not in tags:
                 foreign += 1
                 continue
             maps = chunks.get(value >> shift)
